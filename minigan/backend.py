@@ -1,0 +1,136 @@
+"""The one seam between minigan and its array libraries.
+
+Every op in minigan works on raw arrays and asks *this* module which library they belong to::
+
+    xp = get_array_module(x, w)     # numpy, or cupy when the arrays live on a GPU
+    y = xp.matmul(x, w)
+
+This is the only file that imports CuPy. Without CuPy (or without a GPU) nothing changes: every
+array is a NumPy array and ``get_array_module`` always answers ``numpy``.
+
+Public helpers:
+    get_array_module(*arrays)   the library of the arrays (refuses a NumPy/CuPy mix)
+    device_of(array)            "cpu" or "cuda"
+    to_device(array, device)    move an array ("cpu" or "cuda"); a no-op when it is already there
+    to_numpy(array)             a NumPy array, whatever the input
+    default_device / set_default_device   the device used by constructors (``minigan.tensor``)
+    rng(seed, device)           a seeded random Generator on a device
+    cuda_available()            whether CuPy and a GPU are usable
+"""
+
+import numpy as np
+
+try:  # CuPy is optional: `pip install -e ".[cuda]"`.
+    import cupy as _cupy
+except Exception:  # ImportError, or a CuPy install without a working CUDA runtime
+    _cupy = None
+
+DEVICES = ("cpu", "cuda")
+_default_device = "cpu"
+
+
+class DeviceMismatchError(TypeError):
+    """Arrays from different devices (NumPy and CuPy) were given to one op."""
+
+
+def cuda_available():
+    """True when CuPy is importable and at least one CUDA device answers."""
+    if _cupy is None:
+        return False
+    try:
+        return _cupy.cuda.runtime.getDeviceCount() > 0
+    except Exception:
+        return False
+
+
+def _is_cupy(a):
+    return _cupy is not None and isinstance(a, _cupy.ndarray)
+
+
+def is_array(a):
+    """True for a NumPy or CuPy array."""
+    return isinstance(a, np.ndarray) or _is_cupy(a)
+
+
+def device_of(a):
+    """"cuda" for a CuPy array, "cpu" for anything else."""
+    return "cuda" if _is_cupy(a) else "cpu"
+
+
+def get_array_module(*arrays, op=None):
+    """The array library (``numpy`` or ``cupy``) that owns ``arrays``.
+
+    Anything that is not an array (Python scalars, None, tuples) is ignored. Mixing NumPy and CuPy arrays raises
+    :class:`DeviceMismatchError` naming ``op`` and both array types, instead of letting CuPy fail
+    later with an implicit-conversion error deep inside a kernel.
+    """
+    found = None
+    for a in arrays:
+        if not is_array(a):
+            continue
+        kind = "cuda" if _is_cupy(a) else "cpu"
+        if found is None:
+            found = (kind, a)
+        elif found[0] != kind:
+            where = f" in {op}" if op else ""
+            raise DeviceMismatchError(
+                f"arrays on different devices{where}: {_describe(found[1])} and {_describe(a)}; "
+                f"move them to one device first (Tensor.to / backend.to_device)")
+    if found is not None and found[0] == "cuda":
+        return _cupy
+    return np
+
+
+def _describe(a):
+    t = type(a)
+    return f"{t.__module__}.{t.__qualname__} ({device_of(a)})"
+
+
+def check_device(device):
+    """Validate a device name, and that CUDA is usable when it is asked for."""
+    if device not in DEVICES:
+        raise ValueError(f"unknown device {device!r}; expected one of {DEVICES}")
+    if device == "cuda" and not cuda_available():
+        raise RuntimeError("device 'cuda' was requested but CuPy with a working GPU is not "
+                           "available; install it with: pip install -e \".[cuda]\"")
+    return device
+
+
+def xp_for(device):
+    """The array library that holds arrays on ``device``."""
+    return _cupy if check_device(device) == "cuda" else np
+
+
+def to_device(a, device):
+    """``a`` as an array on ``device`` ("cpu" or "cuda"); the same object if already there."""
+    check_device(device)
+    if device == "cuda":
+        return a if _is_cupy(a) else _cupy.asarray(a)
+    return to_numpy(a)
+
+
+def to_numpy(a):
+    """A NumPy array with ``a``'s values (copies from the GPU when needed)."""
+    if _is_cupy(a):
+        return _cupy.asnumpy(a)
+    return np.asarray(a)
+
+
+def default_device():
+    """The device that constructors use when no ``device=`` is given."""
+    return _default_device
+
+
+def set_default_device(device):
+    """Set the constructors' default device. Ops never consult it: they follow their data."""
+    global _default_device
+    _default_device = check_device(device)
+
+
+def rng(seed=None, device="cpu"):
+    """A random Generator on ``device``: ``numpy.random.default_rng`` or CuPy's equivalent.
+
+    Random numbers for a GPU run are drawn on the GPU, so no host-to-device copy happens in the
+    training loop.
+    """
+    return xp_for(device).random.default_rng(seed)

@@ -1,0 +1,70 @@
+"""Binary cross-entropy, fused into single stable ops.
+
+Writing BCE as ``-(t log sigmoid(x) + (1-t) log(1 - sigmoid(x)))`` from primitives overflows and
+takes log(0) for large |x|; the fused forms below never do, and their gradients are one line.
+Derivations: docs/derivations/activations.md#binary-cross-entropy. Tests: tests/test_loss.py.
+"""
+
+import numpy as np
+
+from ..backend import get_array_module
+from ..tensor import Function
+from .activations import _sigmoid
+
+
+class BCEWithLogits(Function):
+    """l = softplus(x) - t x = max(x, 0) - t x + log1p(e^-|x|), per entry (x a logit, t a target).
+
+    VJP: gx = g (sigma(x) - t),  gt = -g x.
+    """
+
+    @staticmethod
+    def forward(ctx, x, t):
+        xp = get_array_module(x, t)
+        ctx.save_for_backward(x, t)
+        return xp.maximum(x, 0) - t * x + xp.log1p(xp.exp(-xp.abs(x)))
+
+    @staticmethod
+    def backward(ctx, g):
+        x, t = ctx.saved
+        gx = g * (_sigmoid(x) - t) if ctx.needs_input_grad[0] else None
+        gt = -g * x if ctx.needs_input_grad[1] else None
+        return gx, gt
+
+
+class BCE(Function):
+    """l = -(t log p + (1 - t) log(1 - p)), each log clamped at -100 as PyTorch does.
+
+    VJP: gp = g (p - t) / max(p (1 - p), 1e-12)  (PyTorch's formula; finite at p = 0 or 1),
+    gt = g (log(1 - p) - log p) with the same clamped logs.
+    """
+
+    @staticmethod
+    def forward(ctx, p, t):
+        xp = get_array_module(p, t)
+        with np.errstate(divide="ignore"):  # log(0) = -inf is expected; the clamp handles it
+            log_p = xp.maximum(xp.log(p), -100)
+            log_1mp = xp.maximum(xp.log(1 - p), -100)
+        ctx.save_for_backward(p, t, log_p, log_1mp)
+        return -(t * log_p + (1 - t) * log_1mp)
+
+    @staticmethod
+    def backward(ctx, g):
+        p, t, log_p, log_1mp = ctx.saved
+        xp = get_array_module(g)
+        gp = gt = None
+        if ctx.needs_input_grad[0]:
+            gp = g * (p - t) / xp.maximum(p * (1 - p), p.dtype.type(1e-12))
+        if ctx.needs_input_grad[1]:
+            gt = g * (log_1mp - log_p)
+        return gp, gt
+
+
+def binary_cross_entropy_with_logits(x, t):
+    """Unreduced BCE on logits (see ``minigan.functional`` for the reduced form)."""
+    return BCEWithLogits.apply(x, t)
+
+
+def binary_cross_entropy(p, t):
+    """Unreduced BCE on probabilities (see ``minigan.functional`` for the reduced form)."""
+    return BCE.apply(p, t)
