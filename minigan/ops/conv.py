@@ -1,0 +1,383 @@
+"""2-D convolution and transposed convolution (NCHW), by im2col / col2im and one GEMM.
+
+Shapes used throughout (the names in the shape comments):
+
+    N        batch size
+    C        input channels of conv2d  (= output channels of conv_transpose2d)
+    O        output channels of conv2d (= input channels of conv_transpose2d)
+    H, W     spatial size of conv2d's input  (= conv_transpose2d's output)
+    OH, OW   spatial size of conv2d's output (= conv_transpose2d's input)
+    KH, KW   kernel size
+    P        N * OH * OW, the number of output pixels in the whole batch
+
+Both ops use ONE weight layout, PyTorch's: ``w`` of shape ``(O, C, KH, KW)``. For conv2d that is
+``(C_out, C_in, KH, KW)``; for conv_transpose2d, whose input has O channels, it is
+``(C_in, C_out, KH, KW)``. With it the two ops are each other's adjoint (transpose):
+
+    conv2d:            y = W . im2col(x)          x (N, C, H, W)   -> y (N, O, OH, OW)
+    conv_transpose2d:  x = col2im(W^T . y)        y (N, O, OH, OW) -> x (N, C, H, W)
+
+where ``W`` is ``w`` viewed as an ``(O, C*KH*KW)`` matrix. So conv2d's input gradient *is* a
+transposed convolution of the upstream gradient, and conv_transpose2d's input gradient *is* a
+convolution: in the code below ``Conv2d.backward`` calls the same helper (``_gemm_col2im``) as
+``ConvTranspose2d.forward``, and ``ConvTranspose2d.backward`` calls the same helper
+(``_im2col_gemm``) as ``Conv2d.forward``.
+
+im2col and col2im loop only over the KH*KW kernel offsets; each iteration moves one strided
+slice (a view) of the whole batch, all channels and all output pixels at once.
+
+Memory layout. Between the GEMM and the images, arrays are kept channel-major, ``(C, N, H, W)``
+in memory: an ``(O, P)`` GEMM result *is* an ``(O, N, OH, OW)`` array, so an output is returned
+as a transposed view, and the next layer's ``_rows`` finds its input already in that order
+(no copy).
+
+Derivations: docs/derivations/conv2d.md and docs/derivations/conv_transpose2d.md.
+Naive-loop reference versions: minigan/ops/conv_naive.py. Tests: tests/test_conv.py.
+"""
+
+import operator
+
+from ..backend import get_array_module
+from ..tensor import Function, ShapeError
+
+# --- the two kernels: im2col + GEMM, and GEMM + col2im --------------------------------------
+
+
+def _rows(a):
+    """(N, C, H, W) -> (C, N*H*W): channels as rows, every pixel of the batch as a column."""
+    N, C, H, W = a.shape
+    return a.transpose(1, 0, 2, 3).reshape(C, N * H * W)  # (C, N*H*W); free if channel-major
+
+
+def _unrows(a2, N, H, W):
+    """(C, N*H*W) -> (N, C, H, W), a view (channel-major in memory)."""
+    return a2.reshape(-1, N, H, W).transpose(1, 0, 2, 3)  # (N, C, H, W)
+
+
+def _tap(offset, step, count, dilation):
+    """The positions that kernel offset ``offset`` reads along one axis of the padded image:
+    ``offset * dilation + step * t`` for output positions t = 0 .. count-1, as a slice."""
+    start = offset * dilation
+    return slice(start, start + step * (count - 1) + 1, step)
+
+
+def _im2col(x, kernel, stride, dilation, pads, out_hw):
+    """Unroll the patches of x into columns: one column per output pixel.
+
+    ``cols[(c, kh, kw), (n, oh, ow)] = x_padded[n, c, oh*sh + kh*dh, ow*sw + kw*dw]``.
+    x: (N, C, H, W) -> cols (C*KH*KW, N*OH*OW). Loops over the KH*KW kernel offsets only.
+    """
+    xp = get_array_module(x)
+    N, C, H, W = x.shape
+    KH, KW = kernel
+    (sh, sw), (dh, dw), (top, bottom, left, right) = stride, dilation, pads
+    OH, OW = out_hw
+    if any(pads):
+        padded = xp.zeros((C, N, H + top + bottom, W + left + right), dtype=x.dtype)
+        padded[:, :, top:top + H, left:left + W] = x.transpose(1, 0, 2, 3)  # (C, N, Hp, Wp)
+    else:
+        padded = x.transpose(1, 0, 2, 3)  # (C, N, H, W), a view
+    cols = xp.empty((C, KH, KW, N, OH, OW), dtype=x.dtype)
+    for kh in range(KH):
+        rows = _tap(kh, sh, OH, dh)
+        for kw in range(KW):
+            cols[:, kh, kw] = padded[:, :, rows, _tap(kw, sw, OW, dw)]  # (C, N, OH, OW)
+    return cols.reshape(C * KH * KW, N * OH * OW)  # (C*KH*KW, P)
+
+
+def _col2im(cols, image_shape, kernel, stride, dilation, pads, out_hw):
+    """The adjoint of ``_im2col``: add every column entry back to the pixel it was read from.
+
+    cols (C*KH*KW, N*OH*OW) -> (N, C, H, W). One slice-add per kernel offset; overlapping
+    patches (stride < kernel) accumulate, padding positions are cropped away.
+    """
+    xp = get_array_module(cols)
+    N, C, H, W = image_shape
+    KH, KW = kernel
+    (sh, sw), (dh, dw), (top, bottom, left, right) = stride, dilation, pads
+    OH, OW = out_hw
+    cols = cols.reshape(C, KH, KW, N, OH, OW)  # (C, KH, KW, N, OH, OW)
+    padded = xp.zeros((C, N, H + top + bottom, W + left + right), dtype=cols.dtype)
+    for kh in range(KH):
+        rows = _tap(kh, sh, OH, dh)
+        for kw in range(KW):
+            padded[:, :, rows, _tap(kw, sw, OW, dw)] += cols[:, kh, kw]  # (C, N, OH, OW)
+    return padded[:, :, top:top + H, left:left + W].transpose(1, 0, 2, 3)  # (N, C, H, W)
+
+
+def _im2col_gemm(x, w, stride, dilation, pads, out_hw):
+    """The convolution as a matrix product: ``Y = W . im2col(x)``.
+
+    conv2d's forward, and conv_transpose2d's input gradient.
+    x (N, C, H, W), w (O, C, KH, KW) -> y2 (O, N*OH*OW) and the columns (C*KH*KW, N*OH*OW),
+    which the weight gradient needs.
+    """
+    O, C, KH, KW = w.shape
+    cols = _im2col(x, (KH, KW), stride, dilation, pads, out_hw)  # (C*KH*KW, P)
+    y2 = w.reshape(O, C * KH * KW) @ cols  # (O, P)
+    return y2, cols
+
+
+def _gemm_col2im(y2, w, image_shape, stride, dilation, pads, out_hw):
+    """The transposed convolution: ``x = col2im(W^T . Y)``.
+
+    conv_transpose2d's forward, and conv2d's input gradient.
+    y2 (O, N*OH*OW), w (O, C, KH, KW) -> x (N, C, H, W) with ``image_shape`` (N, C, H, W).
+    """
+    O, C, KH, KW = w.shape
+    cols = w.reshape(O, C * KH * KW).T @ y2  # (C*KH*KW, P)
+    return _col2im(cols, image_shape, (KH, KW), stride, dilation, pads, out_hw)
+
+
+def _weight_grad(y2, cols, w_shape):
+    """gW = G . im2col(x)^T: (O, P) @ (P, C*KH*KW) -> w_shape. For conv2d G is the output
+    gradient and x the input; for conv_transpose2d G is the input and x the output gradient."""
+    return (y2 @ cols.T).reshape(w_shape)  # (O, C, KH, KW)
+
+
+# --- the Functions ----------------------------------------------------------------------------
+
+
+class Conv2d(Function):
+    """Cross-correlation, as in every deep-learning library:
+
+        y[n, o, i, j] = b[o] + sum_{c, kh, kw} w[o, c, kh, kw] x_pad[n, c, i*sh + kh*dh, j*sw + kw*dw]
+
+    forward(x (N, C, H, W), w (O, C, KH, KW)[, b (O,)]; stride, dilation, pads) -> y (N, O, OH, OW)
+    with ``pads = (top, bottom, left, right)`` and OH = (H + top + bottom - dh*(KH-1) - 1) // sh + 1.
+
+    In matrix form ``Y = W X_col + b 1^T`` with X_col = im2col(x), so the VJPs are
+        gx = col2im(W^T G)     (a transposed convolution of g)
+        gW = G X_col^T
+        gb = sum of g over N, OH, OW
+    """
+
+    @staticmethod
+    def forward(ctx, x, w, b=None, *, stride, dilation, pads):
+        N, C, H, W = x.shape
+        KH, KW = w.shape[2:]
+        (sh, sw), (dh, dw), (top, bottom, left, right) = stride, dilation, pads
+        OH = (H + top + bottom - dh * (KH - 1) - 1) // sh + 1
+        OW = (W + left + right - dw * (KW - 1) - 1) // sw + 1
+        y2, cols = _im2col_gemm(x, w, stride, dilation, pads, (OH, OW))  # (O, P), (C*KH*KW, P)
+        if b is not None:
+            y2 += b[:, None]
+        ctx.save_for_backward(w, cols)
+        ctx.geometry = x.shape, stride, dilation, pads, (OH, OW)
+        ctx.has_bias = b is not None
+        return _unrows(y2, N, OH, OW)  # (N, O, OH, OW)
+
+    @staticmethod
+    def backward(ctx, g):
+        w, cols = ctx.saved
+        x_shape, stride, dilation, pads, out_hw = ctx.geometry
+        g2 = _rows(g)  # (O, P)
+        gx = gw = None
+        if ctx.needs_input_grad[0]:  # the transposed convolution of g: ConvTranspose2d.forward
+            gx = _gemm_col2im(g2, w, x_shape, stride, dilation, pads, out_hw)
+        if ctx.needs_input_grad[1]:
+            gw = _weight_grad(g2, cols, w.shape)
+        if not ctx.has_bias:
+            return gx, gw
+        return gx, gw, g2.sum(axis=1)
+
+
+class ConvTranspose2d(Function):
+    """The transposed convolution: the adjoint of Conv2d with the same weight, stride, dilation
+    and pads. Each input pixel scatters a weighted copy of the kernel into the output:
+
+        y_pad[n, c, i*sh + kh*dh, j*sw + kw*dw] += x[n, o, i, j] w[o, c, kh, kw];  y = crop(y_pad) + b
+
+    forward(x (N, O, OH, OW), w (O, C, KH, KW)[, b (C,)]; stride, dilation, pads, out_hw)
+        -> y (N, C, H, W) with (H, W) = ``out_hw``, normally
+        H = (OH - 1)*sh - top - bottom + dh*(KH-1) + output_padding + 1.
+
+    In matrix form ``y = col2im(W^T X) + b`` with X = x as an (O, P) matrix, so the VJPs are
+        gx = W . im2col(g)     (a convolution of g)
+        gW = X . im2col(g)^T
+        gb = sum of g over N, H, W
+    """
+
+    @staticmethod
+    def forward(ctx, x, w, b=None, *, stride, dilation, pads, out_hw):
+        N, O, OH, OW = x.shape
+        C = w.shape[1]
+        x2 = _rows(x)  # (O, P)
+        y = _gemm_col2im(x2, w, (N, C) + tuple(out_hw), stride, dilation, pads, (OH, OW))
+        if b is not None:
+            y = y + b[:, None, None]  # (N, C, H, W)
+        ctx.save_for_backward(w, x2)
+        ctx.geometry = x.shape, stride, dilation, pads
+        ctx.has_bias = b is not None
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        w, x2 = ctx.saved
+        (N, O, OH, OW), stride, dilation, pads = ctx.geometry
+        # The convolution of g: Conv2d.forward. Its columns also give the weight gradient.
+        gx2, cols = _im2col_gemm(g, w, stride, dilation, pads, (OH, OW))  # (O, P), (C*KH*KW, P)
+        gx = _unrows(gx2, N, OH, OW) if ctx.needs_input_grad[0] else None
+        gw = _weight_grad(x2, cols, w.shape) if ctx.needs_input_grad[1] else None
+        if not ctx.has_bias:
+            return gx, gw
+        return gx, gw, g.sum(axis=(0, 2, 3))
+
+
+# --- argument handling ------------------------------------------------------------------------
+
+
+def _pair(value, name, op, minimum):
+    """An int or a pair of ints as a pair, each >= ``minimum``."""
+    try:
+        pair = (operator.index(value),) * 2 if not isinstance(value, (tuple, list)) else \
+            tuple(operator.index(v) for v in value)
+    except TypeError:
+        pair = ()
+    if len(pair) != 2 or min(pair) < minimum:
+        raise ValueError(f"{op}: {name} must be an int or a pair of ints >= {minimum}, "
+                         f"got {value!r}")
+    return pair
+
+
+def _explicit_pads(padding, op):
+    """An int, a pair (height, width) or a 4-tuple (top, bottom, left, right) of paddings."""
+    if isinstance(padding, (tuple, list)) and len(padding) == 4:
+        pads = tuple(operator.index(p) for p in padding)
+        if min(pads) < 0:
+            raise ValueError(f"{op}: padding must be >= 0, got {padding!r}")
+        return pads
+    ph, pw = _pair(padding, "padding (int, pair, 4-tuple, 'same' or 'valid')", op, 0)
+    return ph, ph, pw, pw
+
+
+def _same(size, extent, stride):
+    """TensorFlow/Keras 'same' along one axis of a convolution with input ``size``: the output
+    has ceil(size / stride) pixels, and the padding they need is split with the odd pixel at the
+    end (bottom / right). ``extent`` = dilation*(K-1) + 1 is the dilated kernel's size."""
+    out = -(-size // stride)
+    total = max((out - 1) * stride + extent - size, 0)
+    return out, (total // 2, total - total // 2)
+
+
+def _check_4d(x, w, op):
+    if len(x.shape) != 4 or len(w.shape) != 4:
+        raise ShapeError(f"{op}: input and weight must be 4-D (NCHW and a 4-D kernel), got "
+                         f"input {tuple(x.shape)} and weight {tuple(w.shape)}")
+
+
+def _check_bias(b, channels, x, w, op):
+    if b is not None and tuple(b.shape) != (channels,):
+        raise ShapeError(f"{op}: bias of shape {tuple(b.shape)} does not fit {channels} output "
+                         f"channels (input {tuple(x.shape)}, weight {tuple(w.shape)})")
+
+
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
+    """2-D convolution (cross-correlation) of an NCHW batch, like ``torch.nn.functional.conv2d``.
+
+    Args:
+        x: input, (N, C_in, H, W).
+        weight: (C_out, C_in, KH, KW).
+        bias: (C_out,) or None.
+        stride, dilation: an int or a pair (height, width).
+        padding: an int or a pair (zeros on both sides), a 4-tuple (top, bottom, left, right),
+            ``"valid"`` (no padding) or ``"same"`` with TensorFlow/Keras semantics for any stride:
+            OH = ceil(H / stride), the odd padding row/column going to the bottom/right.
+
+    Returns:
+        (N, C_out, OH, OW) with OH = (H + top + bottom - dilation*(KH-1) - 1) // stride + 1.
+    """
+    op = "conv2d"
+    _check_4d(x, weight, op)
+    N, C, H, W = x.shape
+    O, Cw, KH, KW = weight.shape
+    if C != Cw:
+        raise ShapeError(f"{op}: input of shape {tuple(x.shape)} has {C} channels but weight of "
+                         f"shape {tuple(weight.shape)} (C_out, C_in, KH, KW) expects {Cw}")
+    _check_bias(bias, O, x, weight, op)
+    stride = _pair(stride, "stride", op, 1)
+    dilation = _pair(dilation, "dilation", op, 1)
+    extent = (dilation[0] * (KH - 1) + 1, dilation[1] * (KW - 1) + 1)
+    if padding == "same":
+        (_, (top, bottom)), (_, (left, right)) = (_same(H, extent[0], stride[0]),
+                                                  _same(W, extent[1], stride[1]))
+        pads = (top, bottom, left, right)
+    elif padding == "valid":
+        pads = (0, 0, 0, 0)
+    else:
+        pads = _explicit_pads(padding, op)
+    if H + pads[0] + pads[1] < extent[0] or W + pads[2] + pads[3] < extent[1]:
+        raise ShapeError(f"{op}: kernel of extent {extent} (weight {tuple(weight.shape)}, "
+                         f"dilation {dilation}) is larger than the padded input: input "
+                         f"{tuple(x.shape)} with padding (top, bottom, left, right) = {pads}")
+    params = dict(stride=stride, dilation=dilation, pads=pads)
+    if bias is None:
+        return Conv2d.apply(x, weight, **params)
+    return Conv2d.apply(x, weight, bias, **params)
+
+
+def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0, dilation=1):
+    """2-D transposed convolution of an NCHW batch, like
+    ``torch.nn.functional.conv_transpose2d``: the adjoint of :func:`conv2d` with the same weight.
+
+    Args:
+        x: input, (N, C_in, H, W).
+        weight: (C_in, C_out, KH, KW).
+        bias: (C_out,) or None.
+        stride, dilation: an int or a pair (height, width).
+        padding: an int or a pair, a 4-tuple (top, bottom, left, right) cropped from the full
+            output, or TensorFlow/Keras ``"same"`` (output H*stride: the adjoint of
+            ``conv2d(..., padding="same")`` on an input of that size) or ``"valid"`` (output
+            H*stride + max(dilation*(KH-1) + 1 - stride, 0), no cropping).
+        output_padding: extra rows/columns at the bottom/right (only with numeric padding), to
+            pick among the input sizes that conv2d maps to the same output size; it must be
+            smaller than the stride or the dilation, as in PyTorch.
+
+    Returns:
+        (N, C_out, OH, OW) with
+        OH = (H - 1)*stride - top - bottom + dilation*(KH - 1) + output_padding + 1.
+    """
+    op = "conv_transpose2d"
+    _check_4d(x, weight, op)
+    N, C, H, W = x.shape
+    Cw, O, KH, KW = weight.shape
+    if C != Cw:
+        raise ShapeError(f"{op}: input of shape {tuple(x.shape)} has {C} channels but weight of "
+                         f"shape {tuple(weight.shape)} (C_in, C_out, KH, KW) expects {Cw}")
+    _check_bias(bias, O, x, weight, op)
+    stride = _pair(stride, "stride", op, 1)
+    dilation = _pair(dilation, "dilation", op, 1)
+    output_padding = _pair(output_padding, "output_padding", op, 0)
+    extent = (dilation[0] * (KH - 1) + 1, dilation[1] * (KW - 1) + 1)
+    if isinstance(padding, str):
+        if padding not in ("same", "valid"):
+            raise ValueError(f"{op}: padding must be a number, a pair, a 4-tuple, 'same' or "
+                             f"'valid', got {padding!r}")
+        if output_padding != (0, 0):
+            raise ValueError(f"{op}: output_padding={output_padding} cannot be combined with "
+                             f"padding={padding!r}, which fixes the output size itself")
+        if padding == "same":  # the adjoint of conv2d 'same' on an input of size H*stride
+            (_, (top, bottom)), (_, (left, right)) = (_same(H * stride[0], extent[0], stride[0]),
+                                                      _same(W * stride[1], extent[1], stride[1]))
+            pads, out_hw = (top, bottom, left, right), (H * stride[0], W * stride[1])
+        else:  # Keras: at least H*stride, so that conv2d 'valid' maps it back to H
+            pads = (0, 0, 0, 0)
+            out_hw = (H * stride[0] + max(extent[0] - stride[0], 0),
+                      W * stride[1] + max(extent[1] - stride[1], 0))
+    else:
+        pads = _explicit_pads(padding, op)
+        for axis, (p, s, d) in enumerate(zip(output_padding, stride, dilation)):
+            if p >= s and p >= d:
+                raise ValueError(f"{op}: output_padding {output_padding} must be smaller than "
+                                 f"either stride {stride} or dilation {dilation} (axis {axis}); "
+                                 f"input {tuple(x.shape)}, weight {tuple(weight.shape)}")
+        out_hw = ((H - 1) * stride[0] - pads[0] - pads[1] + extent[0] + output_padding[0],
+                  (W - 1) * stride[1] - pads[2] - pads[3] + extent[1] + output_padding[1])
+        if min(out_hw) < 1:
+            raise ShapeError(f"{op}: padding {pads} (top, bottom, left, right) crops the whole "
+                             f"output: input {tuple(x.shape)}, weight {tuple(weight.shape)}, "
+                             f"stride {stride}, dilation {dilation} give output size {out_hw}")
+    params = dict(stride=stride, dilation=dilation, pads=pads, out_hw=out_hw)
+    if bias is None:
+        return ConvTranspose2d.apply(x, weight, **params)
+    return ConvTranspose2d.apply(x, weight, bias, **params)
