@@ -1,0 +1,129 @@
+"""Batch normalisation (Ioffe & Szegedy, 2015), one op with a closed-form backward.
+
+Legend: N batch, C channels (features), H, W spatial axes; M = N*H*W entries per channel.
+Statistics are per channel, over every axis but axis 1, for inputs (N, C), (N, C, L) or
+(N, C, H, W)::
+
+    mu = mean(x),  sigma^2 = mean((x - mu)^2)   (biased),   sigma = sqrt(sigma^2 + eps)
+    x_hat = (x - mu) / sigma,                    y = gamma x_hat + beta
+
+Written from primitives, the graph would hold a dozen nodes per call; differentiating through
+``mu`` and ``sigma`` by hand collapses them into one expression (docs/derivations/batchnorm.md)::
+
+    g_hat = g gamma
+    gx    = (1 / (M sigma)) (M g_hat - sum(g_hat) - x_hat sum(g_hat x_hat))     (training)
+    gx    = g_hat / sigma                                                       (eval: mu, sigma fixed)
+    ggamma = sum(g x_hat),   gbeta = sum(g)
+
+Tests: tests/test_norm.py.
+"""
+
+from ..backend import get_array_module
+from ..tensor import Function, ShapeError, Tensor
+
+
+def _reduce_axes(ndim):
+    """Every axis but the channel axis 1: (0,) for (N, C), (0, 2, 3) for (N, C, H, W)."""
+    return (0,) + tuple(range(2, ndim))
+
+
+class BatchNorm(Function):
+    """y = gamma (x - mu) / sqrt(sigma^2 + eps) + beta, per channel.
+
+    forward(ctx, x (N, C, *), gamma (C,), beta (C,), *, running_mean, running_var, training,
+            momentum, eps) -> y (N, C, *)
+    backward(ctx, g (N, C, *)) -> gx (N, C, *), ggamma (C,), gbeta (C,)
+
+    In training, mu and sigma^2 are the batch mean and *biased* variance, and the running
+    statistics (arrays of shape (C,), or None) are updated in place with the *unbiased* variance
+    sigma^2 M / (M - 1), as in PyTorch: ``running = (1 - momentum) running + momentum batch``.
+    In eval, mu and sigma^2 are the running statistics, constants for the backward pass.
+    """
+
+    @staticmethod
+    def forward(ctx, x, gamma, beta, running_mean, running_var, training, momentum, eps):
+        xp = get_array_module(x)
+        C = x.shape[1]
+        axes = _reduce_axes(x.ndim)
+        shape = (1, C) + (1,) * (x.ndim - 2)  # per-channel vectors, broadcastable against x
+        if training:
+            M = x.size // C
+            mean = x.mean(axis=axes)
+            var = x.var(axis=axes)  # biased (divides by M): the variance that normalises
+            if running_mean is not None:
+                # In place: the module's buffers are these arrays. Unbiased for the estimate.
+                running_mean[...] = (1 - momentum) * running_mean + momentum * mean
+                running_var[...] = (1 - momentum) * running_var + momentum * var * (M / (M - 1))
+        else:
+            mean = running_mean.astype(x.dtype, copy=False)
+            var = running_var.astype(x.dtype, copy=False)
+        inv_std = 1 / xp.sqrt(var + x.dtype.type(eps))  # (C,)
+        x_hat = (x - mean.reshape(shape)) * inv_std.reshape(shape)  # (N, C, *)
+        ctx.save_for_backward(x_hat, inv_std, gamma)
+        ctx.training, ctx.axes, ctx.shape = training, axes, shape
+        return x_hat * gamma.reshape(shape) + beta.reshape(shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        x_hat, inv_std, gamma = ctx.saved
+        axes, shape = ctx.axes, ctx.shape
+        gbeta = g.sum(axis=axes)  # (C,)
+        ggamma = (g * x_hat).sum(axis=axes)  # (C,)
+        if not ctx.needs_input_grad[0]:
+            return None, ggamma, gbeta
+        g_hat = g * gamma.reshape(shape)  # dL/dx_hat, (N, C, *)
+        if not ctx.training:  # mu and sigma are constants: a per-channel affine map
+            return g_hat * inv_std.reshape(shape), ggamma, gbeta
+        M = g.size // g.shape[1]
+        # sum(g_hat) = gamma * gbeta and sum(g_hat x_hat) = gamma * ggamma: reuse, don't recompute.
+        sum_g_hat = (gamma * gbeta).reshape(shape)
+        sum_g_hat_x_hat = (gamma * ggamma).reshape(shape)
+        gx = (inv_std / M).reshape(shape) * (M * g_hat - sum_g_hat - x_hat * sum_g_hat_x_hat)
+        return gx, ggamma, gbeta
+
+
+def _buffer_array(a):
+    return a.data if isinstance(a, Tensor) else a
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
+               momentum=0.1, eps=1e-5):
+    """Batch normalisation of ``input`` (N, C) or (N, C, H, W), as ``torch.nn.functional.batch_norm``.
+
+    Args:
+        input: a Tensor with channels on axis 1.
+        running_mean, running_var: arrays or Tensors of shape (C,), updated in place when
+            ``training``; used instead of the batch statistics when not. Both None: the batch
+            statistics are always used.
+        weight, bias: gamma and beta, Tensors of shape (C,); None means 1 and 0.
+        training: normalise with the batch statistics (and update the running ones).
+        momentum: weight of the new batch in the running averages.
+        eps: added to the variance before the square root.
+
+    Returns:
+        A Tensor of ``input``'s shape.
+    """
+    if input.ndim < 2:
+        raise ShapeError(f"BatchNorm: input needs a batch and a channel axis, got shape "
+                         f"{input.shape}")
+    C = input.shape[1]
+    running_mean, running_var = _buffer_array(running_mean), _buffer_array(running_var)
+    if (running_mean is None) != (running_var is None):
+        raise ValueError("batch_norm: give both running_mean and running_var, or neither")
+    training = training or running_mean is None
+    for name, v in (("running_mean", running_mean), ("running_var", running_var),
+                    ("weight", weight), ("bias", bias)):
+        if v is not None and tuple(v.shape) != (C,):
+            raise ShapeError(f"BatchNorm: {name} of shape {tuple(v.shape)} does not match input "
+                             f"of shape {input.shape}: expected ({C},)")
+    if training and input.size // max(C, 1) < 2:
+        raise ValueError(f"batch_norm: expected more than 1 value per channel when training, "
+                         f"got input of shape {input.shape}")
+    xp = get_array_module(input.data)
+    if weight is None:
+        weight = Tensor._wrap(xp.ones(C, dtype=input.dtype))
+    if bias is None:
+        bias = Tensor._wrap(xp.zeros(C, dtype=input.dtype))
+    return BatchNorm.apply(input, weight, bias, running_mean=running_mean,
+                           running_var=running_var, training=bool(training),
+                           momentum=momentum, eps=eps)
