@@ -1,0 +1,324 @@
+"""Optimisers: SGD (with momentum and Nesterov) and Adam, with PyTorch's update rules.
+
+An optimiser holds a list of parameters (Tensors with ``requires_grad=True``) and, after
+``loss.backward()`` has filled their ``.grad``, moves them a small step downhill::
+
+    opt = minigan.optim.Adam(model.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt.zero_grad()            # every .grad = None
+    loss.backward()            # fills .grad
+    opt.step()                 # p.data updated in place
+
+Three design points:
+
+* The update runs *outside* the graph, on raw arrays, in place (``p.data -= ...``): an update is
+  not something to differentiate, and a new array per step would break anyone holding ``p.data``.
+* State (moments, momentum buffers) is created next to each parameter with the parameter's own
+  array library, dtype and device (``xp.zeros_like(p.data)``). Hyperparameters are cast to the
+  parameter's dtype before they touch an array, so a float32 network gets float32 updates.
+* A parameter whose ``.grad`` is None (it took no part in the loss) is skipped: no update, no
+  state change, and its step counter does not advance -- exactly as in PyTorch.
+
+``state_dict()`` is a flat ``{str: number | str | list | array}`` dict, so it fits in an .npz
+file as it is; see :meth:`Optimizer.state_dict`.
+Derivations: docs/derivations/adam.md. Tests: tests/test_optim.py.
+"""
+
+import math
+import numbers
+
+from . import backend
+from .tensor import Tensor
+
+__all__ = ["Optimizer", "SGD", "Adam"]
+
+
+class Optimizer:
+    """Base class: a list of parameters, per-parameter state, ``zero_grad`` and (de)serialisation.
+
+    Subclasses set ``hyperparameters`` (the names of the attributes that ``state_dict`` saves),
+    ``state_keys`` (the per-parameter arrays they keep) and implement ``step``.
+    """
+
+    hyperparameters = ()
+    state_keys = ()
+
+    def __init__(self, params):
+        if isinstance(params, Tensor):
+            raise TypeError(f"{type(self).__name__}: params must be an iterable of Tensors, got "
+                            f"a single Tensor; wrap it in a list")
+        self.params = list(params)
+        if not self.params:
+            raise ValueError(f"{type(self).__name__} got an empty parameter list")
+        for i, p in enumerate(self.params):
+            if not isinstance(p, Tensor):
+                raise TypeError(f"{type(self).__name__}: parameter {i} is a "
+                                f"{type(p).__name__}, not a Tensor")
+            if not p.requires_grad:
+                raise ValueError(f"{type(self).__name__}: parameter {i} (shape {p.shape}) has "
+                                 f"requires_grad=False, so it would never get a gradient")
+        if len({id(p) for p in self.params}) != len(self.params):
+            raise ValueError(f"{type(self).__name__}: a parameter appears more than once")
+        # state[i]: {"step": int, <state_keys>: arrays}; empty until parameter i gets a step.
+        self.state = [{} for _ in self.params]
+
+    def zero_grad(self):
+        """Forget every parameter's gradient (``.grad = None``, as PyTorch's default)."""
+        for p in self.params:
+            p.grad = None
+
+    def step(self):
+        raise NotImplementedError
+
+    def _grads(self):
+        """(index, parameter, gradient) for every parameter that has a gradient."""
+        for i, p in enumerate(self.params):
+            if p.grad is None:
+                continue
+            if p.grad.shape != p.data.shape:
+                raise ValueError(f"{type(self).__name__}: parameter {i} has shape {p.shape} but "
+                                 f"its gradient has shape {tuple(p.grad.shape)}")
+            backend.get_array_module(p.data, p.grad, op=f"{type(self).__name__}.step")
+            yield i, p, p.grad
+
+    # --- serialisation -------------------------------------------------------------------
+    def state_dict(self):
+        """Everything needed to continue training bit-identically, as a flat dict.
+
+        Layout (string keys, so it can be stored in an .npz file as it is)::
+
+            "optimizer"          class name, e.g. "Adam"
+            "num_params"         number of parameters
+            "hparams.<name>"     each hyperparameter (lr, betas, eps, ...)
+            "state.<i>.step"     steps taken by parameter i (absent if it never had a gradient)
+            "state.<i>.<key>"    parameter i's state arrays (exp_avg, momentum_buffer, ...)
+
+        Arrays are copies, on the parameters' device: training on after ``state_dict()`` does
+        not change the dict.
+        """
+        out = {"optimizer": type(self).__name__, "num_params": len(self.params)}
+        for name in self.hyperparameters:
+            value = getattr(self, name)
+            out[f"hparams.{name}"] = list(value) if isinstance(value, tuple) else value
+        for i, st in enumerate(self.state):
+            for key, value in st.items():
+                out[f"state.{i}.{key}"] = value if key == "step" else value.copy()
+        return out
+
+    def load_state_dict(self, state_dict):
+        """Restore hyperparameters and state saved by :meth:`state_dict`.
+
+        Validates everything first and raises one ``ValueError`` listing every problem (wrong
+        optimiser class, different number of parameters, missing or unexpected keys, shapes that
+        do not match the parameters); nothing is changed unless all is well. Arrays are copied
+        onto each parameter's device and cast to its dtype.
+        """
+        name = type(self).__name__
+        problems = []
+        sd = dict(state_dict)
+        kind = sd.pop("optimizer", None)
+        if kind is None:
+            problems.append("missing key 'optimizer' (is this an optimizer's state dict?)")
+        elif kind != name:
+            problems.append(f"state dict is for optimizer {kind!r}, not {name!r}")
+        num = sd.pop("num_params", None)
+        if num != len(self.params):
+            problems.append(f"state dict has {num} parameters, this optimizer has "
+                            f"{len(self.params)}")
+        hparams = {}
+        for h in self.hyperparameters:
+            if f"hparams.{h}" in sd:
+                hparams[h] = sd.pop(f"hparams.{h}")
+            else:
+                problems.append(f"missing key 'hparams.{h}'")
+        state = [{} for _ in self.params]
+        unexpected = []
+        for key, value in sd.items():
+            parts = key.split(".")
+            if (len(parts) != 3 or parts[0] != "state" or not parts[1].isdigit()
+                    or parts[2] not in ("step",) + self.state_keys):
+                unexpected.append(key)
+                continue
+            i, field = int(parts[1]), parts[2]
+            if i >= len(self.params):
+                problems.append(f"{key!r}: there is no parameter {i} (this optimizer has "
+                                f"{len(self.params)})")
+                continue
+            p = self.params[i]
+            if field == "step":
+                if backend.is_array(value) and value.shape == () and value.dtype.kind in "iu":
+                    value = int(value)
+                if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+                    problems.append(f"{key!r} must be an integer, got {value!r}")
+                    continue
+                state[i]["step"] = int(value)
+            elif not backend.is_array(value):
+                problems.append(f"{key!r} must be an array, got {type(value).__name__}")
+            elif tuple(value.shape) != p.shape:
+                problems.append(f"{key!r} has shape {tuple(value.shape)}, parameter {i} has "
+                                f"shape {p.shape}")
+            else:
+                state[i][field] = value
+        if unexpected:
+            problems.append("unexpected keys " + ", ".join(repr(k) for k in unexpected))
+        for i, st in enumerate(state):
+            need = {"step", *self._required_state(hparams)} if st else set()
+            missing, extra = sorted(need - set(st)), sorted(set(st) - need)
+            if missing:
+                problems.append(f"parameter {i}: missing " +
+                                ", ".join(f"'state.{i}.{k}'" for k in missing))
+            if extra:
+                problems.append(f"parameter {i}: unexpected " +
+                                ", ".join(f"'state.{i}.{k}'" for k in extra))
+        if problems:
+            raise ValueError(f"{name}.load_state_dict: " + "; ".join(problems))
+
+        self._set_hyperparameters(**hparams)
+        for i, st in enumerate(state):
+            p = self.params[i]
+            xp = backend.get_array_module(p.data)
+            self.state[i] = {k: v if k == "step" else
+                             xp.array(backend.to_device(v, p.device), dtype=p.dtype, copy=True)
+                             for k, v in st.items()}
+
+    def _required_state(self, hparams):
+        """The state arrays parameter ``i`` must have once it has taken a step."""
+        return self.state_keys
+
+    def _set_hyperparameters(self, **hparams):
+        raise NotImplementedError
+
+    def __repr__(self):
+        hp = ", ".join(f"{h}={getattr(self, h)!r}" for h in self.hyperparameters)
+        return f"{type(self).__name__}({len(self.params)} parameters, {hp})"
+
+
+def _scalar(value, p):
+    """A Python number as a scalar of ``p``'s dtype: float32 arrays stay float32."""
+    return p.dtype.type(value)
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, optionally with (Nesterov) momentum and weight decay.
+
+    With ``g = grad + weight_decay * p`` and momentum ``mu``, PyTorch's rule::
+
+        b = g                      (first step)
+        b = mu * b + g             (later steps)
+        g = g + mu * b   if nesterov else   g = b
+        p = p - lr * g
+
+    Args:
+        params: iterable of Tensors with ``requires_grad=True``.
+        lr: learning rate.
+        momentum: ``mu`` in [0, 1); 0 is plain SGD (no buffer is kept).
+        nesterov: use the Nesterov form (needs ``momentum > 0``).
+        weight_decay: L2 penalty coefficient, added to the gradient.
+    """
+
+    hyperparameters = ("lr", "momentum", "nesterov", "weight_decay")
+    state_keys = ("momentum_buffer",)
+
+    def __init__(self, params, lr, momentum=0.0, nesterov=False, weight_decay=0.0):
+        super().__init__(params)
+        self._set_hyperparameters(lr=lr, momentum=momentum, nesterov=nesterov,
+                                  weight_decay=weight_decay)
+
+    def _set_hyperparameters(self, lr, momentum, nesterov, weight_decay):
+        if not lr >= 0:
+            raise ValueError(f"SGD: invalid learning rate {lr}")
+        if not momentum >= 0:
+            raise ValueError(f"SGD: invalid momentum {momentum}")
+        if not weight_decay >= 0:
+            raise ValueError(f"SGD: invalid weight_decay {weight_decay}")
+        if nesterov and momentum == 0:
+            raise ValueError("SGD: Nesterov momentum needs momentum > 0")
+        self.lr, self.momentum = float(lr), float(momentum)
+        self.nesterov, self.weight_decay = bool(nesterov), float(weight_decay)
+
+    def _required_state(self, hparams):
+        return ("momentum_buffer",) if hparams.get("momentum", self.momentum) else ()
+
+    def step(self):
+        """Update every parameter that has a gradient, in place."""
+        for i, p, g in self._grads():
+            xp = backend.get_array_module(p.data)
+            if self.weight_decay:
+                g = g + _scalar(self.weight_decay, p) * p.data  # a new array: .grad stays as is
+            st = self.state[i]
+            st["step"] = st.get("step", 0) + 1
+            if self.momentum:
+                mu = _scalar(self.momentum, p)
+                buf = st.get("momentum_buffer")
+                if buf is None:
+                    buf = st["momentum_buffer"] = xp.array(g, copy=True)
+                else:
+                    xp.multiply(buf, mu, out=buf)
+                    buf += g
+                g = g + mu * buf if self.nesterov else buf
+            p.data -= _scalar(self.lr, p) * g
+
+
+class Adam(Optimizer):
+    """Adam with bias correction, in PyTorch's form (``eps`` outside the square root).
+
+    With ``g = grad + weight_decay * p`` (L2 penalty, as ``torch.optim.Adam``) at step ``t``::
+
+        m = beta1 * m + (1 - beta1) * g            first moment, an EMA of g
+        v = beta2 * v + (1 - beta2) * g * g        second moment, an EMA of g^2
+        p = p - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+
+    The first step moves each parameter by about ``lr * sign(g)``.
+
+    Args:
+        params: iterable of Tensors with ``requires_grad=True``.
+        lr: learning rate (the size of the first step).
+        betas: ``(beta1, beta2)``, the EMA coefficients of the two moments.
+        eps: added to the denominator, for parameters whose gradient is ~0.
+        weight_decay: L2 penalty coefficient, added to the gradient.
+    """
+
+    hyperparameters = ("lr", "betas", "eps", "weight_decay")
+    state_keys = ("exp_avg", "exp_avg_sq")
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+        super().__init__(params)
+        self._set_hyperparameters(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+
+    def _set_hyperparameters(self, lr, betas, eps, weight_decay):
+        if not lr >= 0:
+            raise ValueError(f"Adam: invalid learning rate {lr}")
+        if len(betas) != 2 or not all(0 <= b < 1 for b in betas):
+            raise ValueError(f"Adam: betas must be two numbers in [0, 1), got {betas}")
+        if not eps >= 0:
+            raise ValueError(f"Adam: invalid eps {eps}")
+        if not weight_decay >= 0:
+            raise ValueError(f"Adam: invalid weight_decay {weight_decay}")
+        self.lr, self.betas = float(lr), (float(betas[0]), float(betas[1]))
+        self.eps, self.weight_decay = float(eps), float(weight_decay)
+
+    def step(self):
+        """Update every parameter that has a gradient, in place."""
+        beta1, beta2 = self.betas
+        for i, p, g in self._grads():
+            xp = backend.get_array_module(p.data)
+            if self.weight_decay:
+                g = g + _scalar(self.weight_decay, p) * p.data  # a new array: .grad stays as is
+            st = self.state[i]
+            if not st:
+                st.update(step=0, exp_avg=xp.zeros_like(p.data), exp_avg_sq=xp.zeros_like(p.data))
+            st["step"] += 1
+            t, m, v = st["step"], st["exp_avg"], st["exp_avg_sq"]
+
+            xp.multiply(m, _scalar(beta1, p), out=m)
+            m += _scalar(1 - beta1, p) * g
+            xp.multiply(v, _scalar(beta2, p), out=v)
+            v += _scalar(1 - beta2, p) * g * g
+
+            # Bias corrections in float64 Python arithmetic (beta2^t is close to 1), then cast.
+            step_size = _scalar(self.lr / (1 - beta1 ** t), p)
+            denom = xp.sqrt(v)
+            denom /= _scalar(math.sqrt(1 - beta2 ** t), p)
+            denom += _scalar(self.eps, p)
+            xp.divide(m, denom, out=denom)
+            denom *= step_size
+            p.data -= denom
