@@ -9,6 +9,7 @@
 """
 
 from . import backend, functional, ops
+from . import nn
 from .backend import DeviceMismatchError
 from .gradcheck import GradcheckError, check_adjoint, gradcheck
 from .ops.elementwise import (abs, clip, div, exp, log, maximum, minimum, mul, neg, pow, sqrt,
@@ -29,5 +30,5 @@ __all__ = [
     "add", "sub", "mul", "div", "neg", "pow", "exp", "log", "sqrt", "abs", "clip",
     "maximum", "minimum", "where", "matmul", "sum", "mean", "max",
     "reshape", "transpose", "permute", "flatten", "concatenate", "cat", "stack", "pad",
-    "backend", "functional", "ops",
+    "backend", "functional", "ops", "nn",
 ]

@@ -7,15 +7,18 @@ backward.
 
 from .ops.activations import leaky_relu, log_sigmoid, maxout, relu, sigmoid, softplus, tanh
 from .ops.conv import conv2d, conv_transpose2d
+from .ops.dropout import dropout
 from .ops.elementwise import add
 from .ops.linalg import matmul
 from .ops.loss import BCE, BCEWithLogits
+from .ops.norm import batch_norm
 from .ops.shape import flatten, pad
 
 __all__ = [
     "relu", "leaky_relu", "sigmoid", "tanh", "softplus", "log_sigmoid", "maxout",
     "linear", "binary_cross_entropy_with_logits", "binary_cross_entropy", "pad", "flatten",
     "conv2d", "conv_transpose2d",
+    "batch_norm", "dropout",
 ]
 
 
