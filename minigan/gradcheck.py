@@ -173,10 +173,11 @@ def check_adjoint(f, f_t, x_shape, y_shape, atol=1e-12, rtol=1e-10, seed=0, devi
         more than ``atol + rtol * max(|lhs|, |rhs|)``.
     """
     gen = backend.rng(seed, device)
-    x = Tensor(gen.standard_normal(tuple(x_shape)))
-    y = Tensor(gen.standard_normal(tuple(y_shape)))
-    with no_grad():
-        fx, fty = _data(f(x)), _data(f_t(y))
+    x = Tensor(gen.standard_normal(tuple(x_shape)), dtype=np.float64)
+    y = Tensor(gen.standard_normal(tuple(y_shape)), dtype=np.float64)
+    # x and y do not require grad, so no graph is built here; grad mode stays on so that f_t
+    # may itself be a VJP computed by backward (the strongest use of this check).
+    fx, fty = _data(f(x)), _data(f_t(y))
     for name, got, want in (("f(x)", fx.shape, tuple(y_shape)), ("f_t(y)", fty.shape, tuple(x_shape))):
         if tuple(got) != want:
             raise GradcheckError(f"check_adjoint: {name} has shape {tuple(got)}, expected {want}")

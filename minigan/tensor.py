@@ -93,7 +93,7 @@ class Function:
         name = cls.__name__
         tensors = _as_tensors(inputs, name)
         arrays = [t.data for t in tensors]
-        backend.get_array_module(*arrays, *params.values(), op=name)
+        xp = backend.get_array_module(*arrays, *params.values(), op=name)
         ctx = Context()
         try:
             out = cls.forward(ctx, *arrays, **params)
@@ -102,6 +102,8 @@ class Function:
         except ValueError as e:  # NumPy's broadcast / matmul complaints, made to name the op
             shapes = " and ".join(str(tuple(a.shape)) for a in arrays)
             raise ShapeError(f"{name}: inputs of shapes {shapes} do not fit: {e}") from None
+        if not backend.is_array(out):  # NumPy returns a scalar, not a 0-d array, for 0-d results
+            out = xp.asarray(out)
         if out.dtype != tensors[0].dtype:
             raise TypeError(f"{name}.forward returned {out.dtype} for {tensors[0].dtype} "
                             f"inputs; ops must not change dtype")
@@ -336,6 +338,8 @@ def backward(tensors, grads=None, retain_graph=False):
                                f"for {len(inputs)} inputs")
         for i, (x, gx) in enumerate(zip(inputs, in_grads)):
             if x.requires_grad and gx is not None:
+                if not backend.is_array(gx):  # a NumPy scalar from 0-d arithmetic
+                    gx = backend.get_array_module(g).asarray(gx)
                 if gx.shape != x.data.shape or gx.dtype != x.dtype:
                     raise RuntimeError(
                         f"{fn.__name__}.backward returned a {gx.dtype} gradient of shape "
@@ -369,8 +373,11 @@ def _add_grad(pending, t, g, op):
         pending[id(t)] = [g, False]
     elif entry[1]:
         entry[0] += g
-    else:
-        pending[id(t)] = [entry[0] + g, True]
+    else:  # the first sum makes a fresh array that later contributions may be added into
+        total = entry[0] + g
+        if not backend.is_array(total):
+            total = backend.get_array_module(g).asarray(total)
+        pending[id(t)] = [total, True]
 
 
 def _topological_order(roots):

@@ -25,3 +25,31 @@ def away_from(values, points, margin):
         near = np.abs(values - p) < margin
         values[near] = p + np.where(values[near] >= p, margin, -margin)
     return values
+
+
+def assert_close(actual, expected, rtol=1e-12, atol=1e-12):
+    """``actual`` (a Tensor or array, any device) equals ``expected`` with the same shape."""
+    actual = host(actual)
+    expected = np.asarray(expected)
+    assert actual.shape == expected.shape, f"shape {actual.shape}, expected {expected.shape}"
+    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol)
+
+
+def check_grads(fn, arrays, device="cpu", **kwargs):
+    """``minigan.gradcheck`` of ``fn`` at float64 copies of the host ``arrays`` on ``device``
+    (all requiring grad): every entry, random upstream gradient."""
+    return minigan.gradcheck(fn, [t64(a, device) for a in arrays], **kwargs)
+
+
+def vjp_of(fn, x_shape, device="cpu"):
+    """The map ``y -> J^T y`` that minigan's *backward* computes for a linear ``fn``.
+
+    For a linear map the Jacobian does not depend on the point, so the VJP is taken at x = 0.
+    ``check_adjoint(fn, vjp_of(fn, x_shape), ...)`` then proves the backward is the exact
+    transpose of the forward, to roundoff, with no finite differences involved.
+    """
+    def f_t(y):
+        x = t64(np.zeros(x_shape), device)
+        fn(x).backward(y.data)
+        return x.grad
+    return f_t

@@ -84,7 +84,7 @@ class Neg(Function):
 
 
 class Pow(Function):
-    """z = x ** p for a constant exponent p.  VJP: gx = g p x^(p-1)."""
+    """z = x ** p for a constant exponent p.  VJP: gx = g p x^(p-1) (and 0 for p = 0)."""
 
     @staticmethod
     def forward(ctx, x, p):
@@ -95,6 +95,8 @@ class Pow(Function):
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved
+        if ctx.p == 0:  # x^0 = 1 is constant; g * 0 * x^-1 would be 0 * inf = nan at x = 0
+            return get_array_module(g).zeros_like(g)
         p = x.dtype.type(ctx.p)
         return g * p * x ** (p - 1)
 

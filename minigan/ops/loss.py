@@ -8,8 +8,19 @@ Derivations: docs/derivations/activations.md#binary-cross-entropy. Tests: tests/
 import numpy as np
 
 from ..backend import get_array_module
-from ..tensor import Function
+from ..tensor import Function, ShapeError, unbroadcast
 from .activations import _sigmoid
+
+
+def _check_target(op, x, t):
+    """The target must have the input's shape (or be one number), as in PyTorch.
+
+    Broadcasting here would be a silent bug: logits of shape (N, 1) against labels of shape (N,)
+    would broadcast to an (N, N) loss whose mean is wrong but finite.
+    """
+    if t.shape != x.shape and t.ndim != 0:
+        raise ShapeError(f"{op}: target of shape {tuple(t.shape)} does not match input of shape "
+                         f"{tuple(x.shape)}; reshape one of them (only a single number broadcasts)")
 
 
 class BCEWithLogits(Function):
@@ -20,6 +31,7 @@ class BCEWithLogits(Function):
 
     @staticmethod
     def forward(ctx, x, t):
+        _check_target("BCEWithLogits", x, t)
         xp = get_array_module(x, t)
         ctx.save_for_backward(x, t)
         return xp.maximum(x, 0) - t * x + xp.log1p(xp.exp(-xp.abs(x)))
@@ -28,7 +40,7 @@ class BCEWithLogits(Function):
     def backward(ctx, g):
         x, t = ctx.saved
         gx = g * (_sigmoid(x) - t) if ctx.needs_input_grad[0] else None
-        gt = -g * x if ctx.needs_input_grad[1] else None
+        gt = unbroadcast(-g * x, t.shape) if ctx.needs_input_grad[1] else None
         return gx, gt
 
 
@@ -41,6 +53,7 @@ class BCE(Function):
 
     @staticmethod
     def forward(ctx, p, t):
+        _check_target("BCE", p, t)
         xp = get_array_module(p, t)
         with np.errstate(divide="ignore"):  # log(0) = -inf is expected; the clamp handles it
             log_p = xp.maximum(xp.log(p), -100)
@@ -56,7 +69,7 @@ class BCE(Function):
         if ctx.needs_input_grad[0]:
             gp = g * (p - t) / xp.maximum(p * (1 - p), p.dtype.type(1e-12))
         if ctx.needs_input_grad[1]:
-            gt = g * (log_1mp - log_p)
+            gt = unbroadcast(g * (log_1mp - log_p), t.shape)
         return gp, gt
 
 

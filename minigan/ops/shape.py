@@ -6,6 +6,8 @@ movement: reshape back, transpose with the inverse permutation, scatter into zer
 Derivations: docs/derivations/shape.md. Tests: tests/test_shape.py.
 """
 
+import numbers
+
 from ..backend import get_array_module
 from ..tensor import Function, ShapeError
 
@@ -146,7 +148,7 @@ def flatten(x, start_dim=0, end_dim=-1):
 def getitem(x, index):
     index = index if isinstance(index, tuple) else (index,)
     for i in index:
-        if not (i is None or i is Ellipsis or isinstance(i, (int, slice))):
+        if not (i is None or i is Ellipsis or isinstance(i, (numbers.Integral, slice))):
             raise TypeError(f"GetItem: only basic indexing (ints, slices, None, ...) is "
                             f"supported, got {type(i).__name__}")
     return GetItem.apply(x, index=index)
