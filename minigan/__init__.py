@@ -10,6 +10,8 @@
 
 from . import backend, functional, ops
 from . import nn
+from . import optim
+from .io import CheckpointError, load, save
 from .backend import DeviceMismatchError
 from .gradcheck import GradcheckError, check_adjoint, gradcheck
 from .ops.elementwise import (abs, clip, div, exp, log, maximum, minimum, mul, neg, pow, sqrt,
@@ -31,4 +33,5 @@ __all__ = [
     "maximum", "minimum", "where", "matmul", "sum", "mean", "max",
     "reshape", "transpose", "permute", "flatten", "concatenate", "cat", "stack", "pad",
     "backend", "functional", "ops", "nn",
+    "optim", "save", "load", "CheckpointError",
 ]
