@@ -11,6 +11,7 @@
 from . import backend, functional, ops
 from . import nn
 from . import optim
+from . import data, gan
 from .io import CheckpointError, load, save
 from .backend import DeviceMismatchError
 from .gradcheck import GradcheckError, check_adjoint, gradcheck
@@ -34,4 +35,5 @@ __all__ = [
     "reshape", "transpose", "permute", "flatten", "concatenate", "cat", "stack", "pad",
     "backend", "functional", "ops", "nn",
     "optim", "save", "load", "CheckpointError",
+    "data", "gan",
 ]

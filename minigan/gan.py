@@ -1,0 +1,255 @@
+"""The GAN objective of Goodfellow et al. (2014), its gradients derived by hand, and the training step.
+
+The discriminator outputs a *logit* ``a``; its probability that the input is real is
+``D(x) = sigma(a)``. Everything here is computed from logits, where it is stable:
+``log D = log sigma(a)`` and ``log(1 - D) = log sigma(-a)`` are finite for any finite ``a``,
+while ``log(sigmoid(a))`` is ``-inf`` once ``sigmoid(a)`` rounds to 0.
+
+With ``r`` the logits of N real examples and ``f`` the logits of M generated ones:
+
+    value                  V = mean log sigma(r) + mean log sigma(-f)     (the estimate of V(D, G))
+    discriminator_loss     L_D = -V
+    generator_loss         L_G = -mean log sigma(f)         non-saturating (the default)
+                           L_G =  mean log sigma(-f)        saturating: the minimax form
+
+and their gradients with respect to the logits (docs/derivations/gan_loss.md derives them):
+
+    dL_D/dr = (sigma(r) - 1) / N = -sigma(-r) / N      in (-1/N, 0)
+    dL_D/df =  sigma(f) / M                             in (0, 1/M)
+    dL_G/df = (sigma(f) - 1) / M = -sigma(-f) / M       non-saturating: -> -1/M as f -> -inf
+    dL_G/df = -sigma(f) / M                             saturating: -> 0 as f -> -inf
+
+The functions take Tensors (and then return Tensors, differentiable through minigan's ops) or raw
+NumPy/CuPy arrays (and return arrays). :func:`train_step` is Algorithm 1 of the paper, with the
+backward passes seeded by the hand-derived gradients above.
+
+The last section evaluates the objective on *known* densities (host NumPy, float64), for the
+theory of the optimal discriminator: docs/theory.md and examples/theory.py.
+Tests: tests/test_gan.py, tests/test_theory.py.
+"""
+
+from collections import namedtuple
+
+import numpy as np
+
+from . import functional as F
+from .backend import get_array_module
+from .ops.activations import _sigmoid, _softplus
+from .tensor import Tensor, backward, no_grad
+
+__all__ = [
+    "value", "discriminator_loss", "generator_loss", "discriminator_loss_grad",
+    "generator_loss_grad", "train_step", "discriminator_step", "generator_step", "StepResult",
+    "optimal_logit", "expected_value",
+]
+
+
+def _log_sigmoid(a):
+    """log sigma(a) = -softplus(-a) on raw arrays, finite for every finite a."""
+    return -_softplus(-a)
+
+
+def _mean(a):
+    """The mean as a 0-d array (NumPy returns a scalar; CuPy a 0-d array: make them agree)."""
+    return get_array_module(a).asarray(a.mean())
+
+
+def _0d(x, like):
+    """``x`` (a NumPy scalar from 0-d arithmetic) as a 0-d array of ``like``'s library."""
+    return get_array_module(like).asarray(x)
+
+
+# --- the objective -----------------------------------------------------------------------------
+
+def value(real_logits, fake_logits):
+    """The minibatch estimate of V(D, G) = E_x log D(x) + E_z log(1 - D(G(z))).
+
+    Args:
+        real_logits: D's logits on real examples, any shape (N entries).
+        fake_logits: D's logits on generated examples, any shape (M entries).
+
+    Returns:
+        A scalar Tensor if the logits are Tensors, else a 0-d array.
+    """
+    if isinstance(real_logits, Tensor) or isinstance(fake_logits, Tensor):
+        return F.log_sigmoid(real_logits).mean() + F.log_sigmoid(-fake_logits).mean()
+    return _0d(_mean(_log_sigmoid(real_logits)) + _mean(_log_sigmoid(-fake_logits)),
+               real_logits)
+
+
+def discriminator_loss(real_logits, fake_logits):
+    """L_D = -V: the discriminator maximises V, i.e. minimises the binary cross-entropy of
+    calling real examples real (target 1) and generated ones fake (target 0)."""
+    v = value(real_logits, fake_logits)
+    return -v if isinstance(v, Tensor) else _0d(-v, v)
+
+
+def generator_loss(fake_logits, saturating=False):
+    """The generator's loss on D's logits for its samples.
+
+    Args:
+        fake_logits: D's logits on generated examples.
+        saturating: True for the minimax form ``E log(1 - D(G(z)))``, whose gradient vanishes
+            when D confidently rejects the samples (early in training); False (default) for the
+            non-saturating ``-E log D(G(z))`` the paper recommends in practice.
+    """
+    if isinstance(fake_logits, Tensor):
+        if saturating:
+            return F.log_sigmoid(-fake_logits).mean()
+        return -F.log_sigmoid(fake_logits).mean()
+    if saturating:
+        return _mean(_log_sigmoid(-fake_logits))
+    return _0d(-_mean(_log_sigmoid(fake_logits)), fake_logits)
+
+
+# --- the gradients, by hand --------------------------------------------------------------------
+
+def _array(a):
+    return a.data if isinstance(a, Tensor) else a
+
+
+def discriminator_loss_grad(real_logits, fake_logits):
+    """The gradients of :func:`discriminator_loss` with respect to the logits.
+
+    Returns:
+        ``(g_real, g_fake)``, arrays shaped like the logits: ``-sigma(-r)/N`` and ``sigma(f)/M``.
+        Written as ``-sigma(-r)`` rather than ``sigma(r) - 1``, which cancels to 0 in relative
+        terms for large ``r``.
+    """
+    r, f = _array(real_logits), _array(fake_logits)
+    g_real = -_sigmoid(-r) * r.dtype.type(1.0 / r.size)
+    g_fake = _sigmoid(f) * f.dtype.type(1.0 / f.size)
+    return g_real, g_fake
+
+
+def generator_loss_grad(fake_logits, saturating=False):
+    """The gradient of :func:`generator_loss` with respect to the logits: an array shaped like
+    them, ``-sigma(-f)/M`` (non-saturating) or ``-sigma(f)/M`` (saturating)."""
+    f = _array(fake_logits)
+    s = _sigmoid(f) if saturating else _sigmoid(-f)
+    return -s * f.dtype.type(1.0 / f.size)
+
+
+# --- the training step: Algorithm 1 of Goodfellow et al. (2014) ---------------------------------
+
+StepResult = namedtuple("StepResult", "d_loss g_loss d_real d_fake")
+StepResult.__doc__ = """What one :func:`train_step` measured, as 0-d arrays on the models' device
+(bring them to the host only when logging: ``float(result.d_loss)``).
+
+    d_loss   L_D at the last discriminator update (before it)
+    g_loss   L_G at the generator update (before it)
+    d_real   mean D(x) on the real batch of the last discriminator update
+    d_fake   mean D(G(z)) on the generated batch of the last discriminator update
+"""
+
+
+def discriminator_step(G, D, opt_D, real, z):
+    """One update of D: ascend V on a real batch and a batch generated from noise ``z``.
+
+    Returns:
+        ``(real_logits, fake_logits)`` as arrays, from before the update.
+    """
+    with no_grad():
+        fake = G(z)  # G's output as a constant (a detach that records no graph): D's step moves D
+    opt_D.zero_grad()
+    real_logits, fake_logits = D(real), D(fake)
+    g_real, g_fake = discriminator_loss_grad(real_logits, fake_logits)
+    # One backward pass seeded with both hand-derived gradients: grads of shared weights add up.
+    backward([real_logits, fake_logits], [g_real, g_fake])
+    opt_D.step()
+    return real_logits.data, fake_logits.data
+
+
+def generator_step(G, D, opt_G, z, saturating=False):
+    """One update of G through a frozen D: descend L_G on a batch generated from ``z``.
+
+    D's parameters are switched to ``requires_grad=False`` for the pass (and restored after), so
+    the backward pass neither computes nor accumulates gradients for them: D is not updated and
+    its ``.grad`` is left as it was.
+
+    Returns:
+        The logits D gave the generated batch (an array, from before the update).
+    """
+    frozen = [(p, p.requires_grad) for p in D.parameters()]
+    for p, _ in frozen:
+        p.requires_grad = False
+    try:
+        opt_G.zero_grad()
+        fake_logits = D(G(z))
+        backward([fake_logits], [generator_loss_grad(fake_logits, saturating)])
+        opt_G.step()
+    finally:
+        for p, flag in frozen:
+            p.requires_grad = flag
+    return fake_logits.data
+
+
+def _per_step(x, count, name):
+    """``x`` for each of ``count`` steps: a callable is called, a list is used in order, a
+    single batch is reused."""
+    if callable(x) and not isinstance(x, Tensor):
+        return [x() for _ in range(count)]
+    if isinstance(x, (list, tuple)):
+        if len(x) != count:
+            raise ValueError(f"train_step: {name} is a list of {len(x)} batches, expected "
+                             f"{count}")
+        return list(x)
+    return [x] * count
+
+
+def train_step(G, D, opt_G, opt_D, real, z, k=1, saturating=False):
+    """One iteration of Algorithm 1: ``k`` updates of D, then one update of G.
+
+    Args:
+        G, D: modules; ``D`` returns logits (no final sigmoid).
+        opt_G, opt_D: optimisers over ``G.parameters()`` and ``D.parameters()``.
+        real: a real batch (Tensor), reused by every D update, or a list of ``k`` batches.
+        z: noise: a Tensor used for every update, a list of ``k + 1`` Tensors (one per D update,
+            the last for G's), or a callable returning a fresh batch (called ``k + 1`` times).
+        k: discriminator updates per generator update (the paper used k = 1).
+        saturating: use the minimax generator loss instead of the non-saturating one.
+
+    Returns:
+        A :class:`StepResult` of 0-d device arrays (no host synchronisation happens here).
+    """
+    if k < 1:
+        raise ValueError(f"train_step: k must be at least 1, got {k}")
+    reals, noises = _per_step(real, k, "real"), _per_step(z, k + 1, "z")
+    for real_i, z_i in zip(reals, noises[:k]):
+        real_logits, fake_logits = discriminator_step(G, D, opt_D, real_i, z_i)
+    g_logits = generator_step(G, D, opt_G, noises[k], saturating)
+    return StepResult(d_loss=discriminator_loss(real_logits, fake_logits),
+                      g_loss=generator_loss(g_logits, saturating),
+                      d_real=_mean(_sigmoid(real_logits)),
+                      d_fake=_mean(_sigmoid(fake_logits)))
+
+
+# --- theory on known densities (host NumPy, float64) -------------------------------------------
+
+def optimal_logit(log_p_data, log_p_g):
+    """The logit of the optimal discriminator D* = p_data / (p_data + p_g): log p_data - log p_g.
+
+    Taking log densities keeps the tails: two Gaussian densities both underflow to 0 a few dozen
+    standard deviations out, but their logs, and so D*'s logit, stay exact. Where both densities
+    are 0 (log -inf) D* is arbitrary; this returns logit 0 (D* = 1/2) there.
+    """
+    log_p_data, log_p_g = np.asarray(log_p_data, float), np.asarray(log_p_g, float)
+    both_zero = np.isneginf(log_p_data) & np.isneginf(log_p_g)
+    with np.errstate(invalid="ignore"):  # -inf - -inf, replaced just below
+        a = log_p_data - log_p_g
+    return np.where(both_zero, 0.0, a)
+
+
+def expected_value(logits, p_data, p_g, weights=1.0):
+    """V(D, G) = sum_x w(x) [p_data(x) log D(x) + p_g(x) log(1 - D(x))], with D = sigma(logits).
+
+    For a discrete distribution ``p_data``, ``p_g`` are probabilities and ``weights`` 1; for
+    densities on a grid, ``weights`` are the quadrature weights (the grid spacing). Terms with
+    probability 0 contribute 0 (the convention 0 log 0 = 0), even where the log is -inf.
+    """
+    logits = np.asarray(logits, float)
+    p_data, p_g = np.asarray(p_data, float), np.asarray(p_g, float)
+    log_d, log_1md = _log_sigmoid(logits), _log_sigmoid(-logits)
+    terms = (p_data * np.where(p_data > 0, log_d, 0.0)  # 0 * -inf would be nan
+             + p_g * np.where(p_g > 0, log_1md, 0.0))
+    return float(np.sum(weights * terms))
