@@ -1,0 +1,299 @@
+"""conv2d and conv_transpose2d (minigan/ops/conv.py), three ways:
+
+* forwards against the naive loops of minigan/ops/conv_naive.py, with padding given explicitly
+  (the "same"/"valid" paddings are worked out here, independently of the library);
+* gradients against central differences in float64 (input, weight and bias);
+* the adjoint identity <conv2d(x, w), y> = <x, conv_transpose2d(y, w)> to float64 roundoff.
+
+Hypothesis draws the geometry starting from the *output* size of the convolution and derives
+the input size from it, so every draw is valid and the two ops fit together.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import minigan
+import minigan.functional as F
+from minigan import GradcheckError, ShapeError, check_adjoint, gradcheck
+from minigan.ops import conv as conv_module
+from minigan.ops.conv import conv2d, conv_transpose2d
+from minigan.ops.conv_naive import conv2d_naive, conv_transpose2d_naive
+
+from .helpers import host, t64
+from .strategies import normal, seeds
+
+# --- geometry ------------------------------------------------------------------------------
+
+
+@dataclass
+class Geometry:
+    """A conv2d x (N, C, H, W) -> (N, O, OH, OW) and the conv_transpose2d that maps back."""
+    N: int
+    C: int
+    O: int
+    H: int
+    W: int
+    OH: int
+    OW: int
+    KH: int
+    KW: int
+    stride: tuple
+    dilation: tuple
+    padding: object         # what the library is given: "same", "valid", a pair or a 4-tuple
+    pads: tuple             # the same padding spelled out: (top, bottom, left, right)
+    output_padding: object  # what conv_transpose2d is given to produce (H, W)
+    naive_op: tuple         # the output_padding the naive transposed conv needs for (H, W)
+
+    x_shape = property(lambda g: (g.N, g.C, g.H, g.W))
+    y_shape = property(lambda g: (g.N, g.O, g.OH, g.OW))
+    w_shape = property(lambda g: (g.O, g.C, g.KH, g.KW))
+    args = property(lambda g: dict(stride=g.stride, padding=g.padding, dilation=g.dilation))
+    t_args = property(lambda g: dict(g.args, output_padding=g.output_padding))
+
+
+def _axis(draw, mode, max_out):
+    """One spatial axis: kernel, stride, dilation, output size, and the input size that gives
+    it; the (before, after) padding, the output_padding that picks that input size for
+    conv_transpose2d, and the output_padding that the naive transposed loops need for it."""
+    k, s, d = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 2))
+    extent = d * (k - 1) + 1
+    out = draw(st.integers(1, max_out))
+    if mode == "same":      # TF/Keras: out = ceil(size/s); an input of out*s fits conv_transpose2d
+        size = out * s
+        total = max((out - 1) * s + extent - size, 0)
+        return k, s, d, out, size, (total // 2, total - total // 2), 0, max(s - extent, 0)
+    if mode == "valid":     # Keras' transposed 'valid' output: out*s + max(extent - s, 0)
+        size = out * s + max(extent - s, 0)
+        return k, s, d, out, size, (0, 0), 0, max(s - extent, 0)
+    before = draw(st.integers(0, 2))
+    after = before if mode == "pair" else draw(st.integers(0, 2))
+    op = draw(st.integers(0, s - 1))  # below the stride: conv2d maps the input back to `out`
+    while (out - 1) * s + extent + op - before - after < 1:  # too much padding: less of it
+        before, after = max(before - 1, 0), max(after - 1, 0)
+    size = (out - 1) * s + extent + op - before - after
+    return k, s, d, out, size, (before, after), op, op
+
+
+@st.composite
+def geometries(draw, max_out=3, max_channels=3):
+    mode = draw(st.sampled_from(["pair", "four", "same", "valid"]))
+    KH, sh, dh, OH, H, (top, bottom), oph, nh = _axis(draw, mode, max_out)
+    KW, sw, dw, OW, W, (left, right), opw, nw = _axis(draw, mode, max_out)
+    padding = {"pair": (top, left), "four": (top, bottom, left, right)}.get(mode, mode)
+    return Geometry(
+        N=draw(st.integers(1, 2)), C=draw(st.integers(1, max_channels)),
+        O=draw(st.integers(1, max_channels)), H=H, W=W, OH=OH, OW=OW, KH=KH, KW=KW,
+        stride=(sh, sw), dilation=(dh, dw), padding=padding, pads=(top, bottom, left, right),
+        output_padding=0 if mode in ("same", "valid") else (oph, opw), naive_op=(nh, nw))
+
+
+def _values(g, seed):
+    """x, w, b for conv2d and y, b_t for conv_transpose2d (host float64 arrays)."""
+    return (normal(seed, g.x_shape), normal(seed + 1, g.w_shape), normal(seed + 2, (g.O,)),
+            normal(seed + 3, g.y_shape), normal(seed + 4, (g.C,)))
+
+
+def _gradcheck(fn, inputs):
+    """Entry by entry while that is cheap, else along random directions."""
+    fast = sum(t.size for t in inputs) > 400 or inputs[0].device == "cuda"
+    return gradcheck(fn, inputs, fast_mode=fast)
+
+
+# --- forwards against the naive loops -----------------------------------------------------
+
+
+@given(geometries(), seeds)
+def test_conv2d_matches_naive_loops(device, g, seed):
+    x, w, b, _, _ = _values(g, seed)
+    y = conv2d(t64(x, device), t64(w, device), t64(b, device), **g.args)
+    assert y.shape == g.y_shape
+    np.testing.assert_allclose(host(y), conv2d_naive(x, w, b, g.stride, g.pads, g.dilation),
+                               rtol=1e-12, atol=1e-12)
+
+
+@given(geometries(), seeds)
+def test_conv_transpose2d_matches_naive_loops(device, g, seed):
+    _, w, _, y, bt = _values(g, seed)
+    x = conv_transpose2d(t64(y, device), t64(w, device), t64(bt, device), **g.t_args)
+    assert x.shape == g.x_shape
+    want = conv_transpose2d_naive(y, w, bt, g.stride, g.pads, g.naive_op, g.dilation)
+    np.testing.assert_allclose(host(x), want, rtol=1e-12, atol=1e-12)
+
+
+# --- gradients -----------------------------------------------------------------------------
+
+
+@given(geometries(max_out=3, max_channels=2), seeds)
+def test_conv2d_gradcheck(device, g, seed):
+    x, w, b, _, _ = _values(g, seed)
+    inputs = [t64(x, device), t64(w, device), t64(b, device)]
+    assert _gradcheck(lambda x, w, b: conv2d(x, w, b, **g.args), inputs)
+
+
+@given(geometries(max_out=3, max_channels=2), seeds)
+def test_conv_transpose2d_gradcheck(device, g, seed):
+    _, w, _, y, bt = _values(g, seed)
+    inputs = [t64(y, device), t64(w, device), t64(bt, device)]
+    assert _gradcheck(lambda y, w, b: conv_transpose2d(y, w, b, **g.t_args), inputs)
+
+
+def test_gradcheck_without_bias_and_with_a_frozen_weight(device):
+    x, w = t64(normal(0, (2, 2, 5, 4)), device), t64(normal(1, (3, 2, 3, 2)), device, False)
+    assert gradcheck(lambda x: conv2d(x, w, stride=2, padding="same"), [x])
+    y = t64(normal(2, (2, 3, 3, 2)), device)
+    assert gradcheck(lambda y: conv_transpose2d(y, w, stride=2, padding="same"), [y])
+
+
+def test_gradcheck_through_a_chain_of_layers(device):
+    """Outputs are channel-major views; the next layer and the backward pass must cope."""
+    x = t64(normal(0, (2, 2, 6, 6)), device)
+    w1 = t64(normal(1, (3, 2, 3, 3)), device)
+    w2 = t64(normal(2, (3, 2, 3, 3)), device)
+
+    def net(x, w1, w2):
+        h = conv2d(x, w1, stride=2, padding="same").tanh()     # (2, 3, 3, 3)
+        return conv_transpose2d(h, w2, stride=2, padding="same") * x  # (2, 2, 6, 6)
+
+    assert gradcheck(net, [x, w1, w2], fast_mode=True)
+
+
+def test_a_planted_wrong_weight_gradient_is_caught(monkeypatch):
+    """The checks have teeth: a weight gradient with the kernel flipped must fail."""
+    right = conv_module._weight_grad
+    monkeypatch.setattr(conv_module, "_weight_grad",
+                        lambda y2, cols, shape: right(y2, cols, shape)[:, :, ::-1, ::-1])
+    x, w = t64(normal(0, (1, 2, 4, 4))), t64(normal(1, (2, 2, 3, 3)))
+    with pytest.raises(GradcheckError, match="input 1"):
+        gradcheck(lambda x, w: conv2d(x, w, padding=1), [x, w])
+
+
+# --- adjointness ---------------------------------------------------------------------------
+
+
+@given(geometries(max_out=4), seeds)
+def test_conv_transpose2d_is_the_adjoint_of_conv2d(device, g, seed):
+    w = t64(normal(seed, g.w_shape), device, requires_grad=False)
+    check_adjoint(lambda x: conv2d(x, w, **g.args),
+                  lambda y: conv_transpose2d(y, w, **g.t_args),
+                  g.x_shape, g.y_shape, seed=seed, device=device)
+
+
+@pytest.mark.parametrize("size, stride, kernel", [(6, 2, 5), (5, 2, 5), (8, 2, 5), (7, 3, 2)])
+def test_same_padding_pair_is_adjoint(device, size, stride, kernel):
+    w = t64(normal(0, (3, 2, kernel, kernel)), device, requires_grad=False)
+    out = -(-size // stride)
+    check_adjoint(lambda x: conv2d(x, w, stride=stride, padding="same"),
+                  lambda y: conv_transpose2d(y, w, stride=stride, padding="same"),
+                  (2, 2, out * stride, out * stride), (2, 3, out, out), device=device)
+
+
+# --- special cases -------------------------------------------------------------------------
+
+
+def test_1x1_identity_kernel_returns_the_input(device):
+    x = normal(0, (2, 3, 4, 5))
+    eye = np.eye(3).reshape(3, 3, 1, 1)
+    np.testing.assert_array_equal(host(conv2d(t64(x, device), t64(eye, device))), x)
+    np.testing.assert_array_equal(host(conv_transpose2d(t64(x, device), t64(eye, device))), x)
+    np.testing.assert_array_equal(
+        host(conv2d(t64(x, device), t64(eye, device), padding="same")), x)
+
+
+# Expected paddings written out by hand from TensorFlow's rule: out = ceil(size / stride),
+# total = max((out - 1) * stride + kernel - size, 0), top = total // 2, the odd one at the bottom.
+@pytest.mark.parametrize("size, kernel, out, pads", [
+    (6, 3, 3, (0, 1)),   # even size: total 1 -> the extra row at the bottom only
+    (6, 5, 3, (1, 2)),
+    (5, 3, 3, (1, 1)),   # odd size: symmetric
+    (5, 5, 3, (2, 2)),
+    (4, 2, 2, (0, 0)),
+    (4, 1, 2, (0, 0)),
+])
+def test_same_padding_has_keras_semantics_at_stride_2(device, size, kernel, out, pads):
+    x, w = normal(0, (1, 2, size, size)), normal(1, (3, 2, kernel, kernel))
+    y = conv2d(t64(x, device), t64(w, device), stride=2, padding="same")
+    assert y.shape == (1, 3, out, out)
+    np.testing.assert_allclose(host(y), conv2d_naive(x, w, None, 2, pads + pads), atol=1e-12)
+    if pads[0] != pads[1]:  # symmetric padding would differ: the extra pad is not at the top
+        assert not np.allclose(host(y), conv2d_naive(x, w, None, 2, pads[::-1] * 2))
+
+    # The transposed 'same' conv doubles the size and crops like the conv pads.
+    z = normal(2, (1, 3, size, size))
+    xt = conv_transpose2d(t64(z, device), t64(w, device), stride=2, padding="same")
+    assert xt.shape == (1, 2, 2 * size, 2 * size)
+    big_pads = {3: (0, 1), 5: (1, 2), 2: (0, 0), 1: (0, 0)}[kernel]  # for input 2*size
+    op = 2 * size - ((size - 1) * 2 + kernel - sum(big_pads))
+    want = conv_transpose2d_naive(z, w, None, 2, big_pads + big_pads, op)
+    np.testing.assert_allclose(host(xt), want, atol=1e-12)
+
+
+def test_output_padding_below_dilation_but_not_stride(device):
+    """PyTorch allows output_padding >= stride when it is below the dilation."""
+    y, w, b = normal(0, (1, 2, 3, 3)), normal(1, (2, 1, 2, 2)), normal(2, (1,))
+    args = dict(stride=1, padding=0, output_padding=1, dilation=2)
+    out = conv_transpose2d(t64(y, device), t64(w, device), t64(b, device), **args)
+    assert out.shape == (1, 1, 6, 6)
+    np.testing.assert_allclose(host(out), conv_transpose2d_naive(y, w, b, 1, (0,) * 4, 1, 2),
+                               atol=1e-12)
+    assert gradcheck(lambda y, w, b: conv_transpose2d(y, w, b, **args),
+                     [t64(y, device), t64(w, device), t64(b, device)])
+
+
+def test_float32_stays_float32(device):
+    x, w, b = normal(0, (2, 3, 7, 7)), normal(1, (4, 3, 5, 5)), normal(2, (4,))
+    for op, shapes in ((F.conv2d, [(2, 3, 7, 7), (4, 3, 5, 5), (4,)]),
+                       (F.conv_transpose2d, [(2, 3, 7, 7), (3, 4, 5, 5), (4,)])):
+        inputs = [minigan.tensor(normal(i, shape), dtype="float32", requires_grad=True,
+                                 device=device) for i, shape in enumerate(shapes)]
+        out = op(*inputs, stride=2, padding="same")
+        out.backward(np.ones(out.shape, dtype=np.float32))
+        assert out.dtype == np.float32
+        assert all(a.grad.dtype == np.float32 for a in inputs)
+    y = conv2d(*(minigan.tensor(a, dtype="float32", device=device) for a in (x, w, b)),
+               stride=2, padding="same")
+    want = conv2d_naive(x, w, b, 2, (2, 2, 2, 2))
+    np.testing.assert_allclose(host(y), want, rtol=1e-4, atol=1e-4)
+
+
+# --- errors --------------------------------------------------------------------------------
+
+
+def _t(*shape):
+    return t64(np.zeros(shape), requires_grad=False)
+
+
+@pytest.mark.parametrize("call, error, words", [
+    (lambda: conv2d(_t(3, 4, 4), _t(2, 3, 3, 3)), ShapeError, ["conv2d", "(3, 4, 4)", "4-D"]),
+    (lambda: conv2d(_t(1, 3, 4, 4), _t(2, 4, 3, 3)), ShapeError,
+     ["conv2d", "(1, 3, 4, 4)", "(2, 4, 3, 3)", "channels"]),
+    (lambda: conv2d(_t(1, 3, 4, 4), _t(2, 3, 5, 5)), ShapeError,
+     ["conv2d", "(1, 3, 4, 4)", "(2, 3, 5, 5)", "larger than the padded input"]),
+    (lambda: conv2d(_t(1, 3, 4, 4), _t(2, 3, 3, 3), dilation=2), ShapeError,
+     ["conv2d", "larger than the padded input"]),
+    (lambda: conv2d(_t(1, 3, 4, 4), _t(2, 3, 3, 3), _t(3)), ShapeError,
+     ["conv2d", "bias", "(3,)", "(2, 3, 3, 3)"]),
+    (lambda: conv2d(_t(1, 3, 4, 4), _t(2, 3, 3, 3), stride=0), ValueError, ["conv2d", "stride"]),
+    (lambda: conv2d(_t(1, 3, 4, 4), _t(2, 3, 3, 3), padding="full"), ValueError,
+     ["conv2d", "padding"]),
+    (lambda: conv_transpose2d(_t(1, 3, 4, 4), _t(2, 3, 3, 3)), ShapeError,
+     ["conv_transpose2d", "(1, 3, 4, 4)", "(2, 3, 3, 3)", "channels"]),
+    (lambda: conv_transpose2d(_t(1, 3, 4, 4), _t(3, 2, 3, 3), stride=2, output_padding=2),
+     ValueError, ["conv_transpose2d", "output_padding", "stride", "dilation", "(1, 3, 4, 4)"]),
+    (lambda: conv_transpose2d(_t(1, 3, 4, 4), _t(3, 2, 3, 3), output_padding=1), ValueError,
+     ["conv_transpose2d", "output_padding"]),
+    (lambda: conv_transpose2d(_t(1, 3, 4, 4), _t(3, 2, 3, 3), stride=2, padding="same",
+                              output_padding=1), ValueError, ["conv_transpose2d", "'same'"]),
+    (lambda: conv_transpose2d(_t(1, 3, 1, 1), _t(3, 2, 3, 3), padding=2), ShapeError,
+     ["conv_transpose2d", "(1, 3, 1, 1)", "(3, 2, 3, 3)", "crops"]),
+    (lambda: conv_transpose2d(_t(1, 3, 4, 4), _t(3, 2, 3, 3), _t(3)), ShapeError,
+     ["conv_transpose2d", "bias", "(3,)"]),
+])
+def test_invalid_arguments_name_the_op_and_shapes(call, error, words):
+    with pytest.raises(error) as info:
+        call()
+    for word in words:
+        assert word in str(info.value)
