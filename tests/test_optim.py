@@ -117,6 +117,20 @@ def test_adam_weight_decay_is_an_l2_term_added_to_the_gradient():
                                                        **{**hp, "weight_decay": 0.0}))
 
 
+def test_adam_is_invariant_to_the_gradient_scale():
+    """m scales by c and sqrt(v) by c: with eps = 0 and c = 2^10 every rounding scales
+    exactly, so the two trajectories agree bit for bit."""
+    shapes = [(3, 4), (5,)]
+    grads = grad_sequence(14, shapes)
+    ends = []
+    for c in (1.0, 2.0 ** 10):
+        params = make_params(14, np.float32)
+        run(Adam(params, lr=0.01, eps=0.0), params, [[c * g for g in gs] for gs in grads])
+        ends.append([host(p) for p in params])
+    for a, b in zip(*ends):
+        assert np.array_equal(a, b)
+
+
 @pytest.mark.parametrize("make", [lambda ps: Adam(ps, lr=0.1),
                                   lambda ps: SGD(ps, lr=0.1, momentum=0.9, nesterov=True)])
 def test_a_zero_gradient_leaves_parameters_still(make):
