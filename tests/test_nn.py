@@ -397,3 +397,17 @@ def test_dtype_and_device_arguments(device):
     assert nn.Linear(2, 2).weight.dtype == np.float32
     bn = nn.BatchNorm2d(2, device=device)
     assert bn.running_mean.device == device and bn.num_batches_tracked.device == device
+
+
+def test_non_persistent_buffers_and_deepcopy():
+    import copy
+    b = Block()
+    b.register_buffer("cache", np.zeros(2), persistent=False)
+    assert [n for n, _ in b.named_buffers()] == ["steps", "cache"]
+    assert "cache" not in b.state_dict() and "steps" in b.state_dict()
+    twin = copy.deepcopy(b)  # e.g. an exponential moving average of a generator
+    assert list(twin.state_dict()) == list(b.state_dict())
+    assert twin.fc.weight is not b.fc.weight
+    np.testing.assert_array_equal(host(twin.fc.weight), host(b.fc.weight))
+    twin.fc.weight.data += 1
+    assert not np.array_equal(host(twin.fc.weight), host(b.fc.weight))
