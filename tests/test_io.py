@@ -41,8 +41,9 @@ def same(a, b):
 
 
 def small_model(seed=0):
-    nn.init.manual_seed(seed)
-    return nn.Sequential(nn.Linear(3, 5), nn.BatchNorm1d(5), nn.LeakyReLU(0.2), nn.Linear(5, 2))
+    gen = np.random.default_rng(seed)
+    return nn.Sequential(nn.Linear(3, 5, generator=gen), nn.BatchNorm1d(5), nn.LeakyReLU(0.2),
+                         nn.Linear(5, 2, generator=gen))
 
 
 # --- round trips --------------------------------------------------------------------------
