@@ -78,7 +78,16 @@ class Optimizer:
                 raise ValueError(f"{type(self).__name__}: parameter {i} has shape {p.shape} but "
                                  f"its gradient has shape {tuple(p.grad.shape)}")
             backend.get_array_module(p.data, p.grad, op=f"{type(self).__name__}.step")
+            self._follow(i, p)
             yield i, p, p.grad
+
+    def _follow(self, i, p):
+        """Keep parameter ``i``'s state on its device and dtype, also after ``model.to(...)``
+        moved or cast the parameter in place."""
+        st = self.state[i]
+        for key, value in st.items():
+            if key != "step" and (backend.device_of(value) != p.device or value.dtype != p.dtype):
+                st[key] = backend.to_device(value, p.device).astype(p.dtype, copy=False)
 
     # --- serialisation -------------------------------------------------------------------
     def state_dict(self):

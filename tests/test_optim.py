@@ -202,6 +202,19 @@ def test_state_lives_next_to_the_parameter_and_float32_stays_float32(device, mak
                 assert value.shape == p.shape
 
 
+def test_state_follows_a_parameter_that_was_moved_or_cast_in_place(device):
+    params = make_params(15, np.float32)
+    opt = Adam(params, lr=0.1)
+    run(opt, params, grad_sequence(15, [p.shape for p in params], steps=1))
+    for p in params:  # what Module.to(device, dtype) does: same Parameter, new data
+        p.data = backend.to_device(p.data, device).astype(np.float64)
+    run(opt, params, grad_sequence(16, [p.shape for p in params], steps=1))
+    for p, st_ in zip(params, opt.state):
+        assert p.dtype == np.float64 and st_["step"] == 2
+        for key in ("exp_avg", "exp_avg_sq"):
+            assert st_[key].dtype == np.float64 and backend.device_of(st_[key]) == device
+
+
 def test_zero_grad_sets_grad_to_none():
     params = make_params(8)
     opt = SGD(params, lr=0.1)
