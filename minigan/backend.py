@@ -130,7 +130,10 @@ def set_default_device(device):
 def rng(seed=None, device="cpu"):
     """A random Generator on ``device``: ``numpy.random.default_rng`` or CuPy's equivalent.
 
-    Random numbers for a GPU run are drawn on the GPU, so no host-to-device copy happens in the
-    training loop.
+    ``seed`` may be an int or a tuple of ints such as ``(run_seed, step)``: a stream per step
+    that a resumed run can recreate without saving any generator state. Random numbers for a GPU
+    run are drawn on the GPU, so no host-to-device copy happens in the training loop.
     """
+    if isinstance(seed, (tuple, list)):
+        seed = int(np.random.SeedSequence([int(s) for s in seed]).generate_state(1, np.uint64)[0])
     return xp_for(device).random.default_rng(seed)

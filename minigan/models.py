@@ -1,0 +1,314 @@
+"""Reference GAN architectures for 28x28 MNIST, each buildable by name.
+
+    G, D = minigan.models.build("dcgan_bn", latent_dim=100, seed=0)
+    spec = minigan.models.SPECS["dcgan_bn"]     # data range, noise, optimiser settings, source
+
+Every generator maps noise ``(N, latent_dim)`` to images ``(N, 1, 28, 28)`` in the model's data
+range; every discriminator maps images to one *logit* per image, ``(N, 1)`` (D(x) = sigmoid of
+it; the losses in ``minigan.gan`` work on logits for stability).
+
+Shapes are written after each layer as ``# (N, C, H, W)``. Keras models are ported with Keras'
+semantics (``padding="same"``, LeakyReLU slope 0.3, Glorot-uniform kernels, zero biases, batch
+norm with momentum 0.99 and epsilon 1e-3 -- PyTorch's ``momentum=0.01, eps=1e-3``).
+"""
+
+import math
+from dataclasses import dataclass, field
+
+from . import backend, nn
+from .nn import init
+
+__all__ = ["ModelSpec", "SPECS", "names", "build", "make_optimizers", "sample_noise"]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """How to build and train one reference architecture."""
+    name: str
+    generator: callable            # latent_dim -> Module
+    discriminator: callable        # () -> Module
+    source: str                    # where the architecture comes from
+    data_range: tuple = (-1.0, 1.0)  # the generator's output range; data is scaled to match
+    noise: str = "normal"          # "normal": N(0, 1); "uniform": U(-1, 1)
+    optimizer: dict = field(default_factory=lambda: dict(
+        name="adam", lr=2e-4, betas=(0.5, 0.999)))
+    init: str = "pytorch"          # "keras" (Glorot uniform, zero bias), "dcgan" (N(0, 0.02))
+
+
+# --- building blocks ------------------------------------------------------------------------
+
+def _keras_bn(kind, n):
+    """Keras BatchNormalization defaults in PyTorch terms (Keras momentum 0.99 = 1 - 0.01)."""
+    return kind(n, eps=1e-3, momentum=0.01)
+
+
+def _keras_dcgan_generator(latent_dim, batch_norm):
+    """The Keras DCGAN generator of the TensorFlow tutorial; batch norm optional."""
+    bn = (lambda kind, n: [_keras_bn(kind, n)]) if batch_norm else (lambda kind, n: [])
+    return nn.Sequential(
+        nn.Linear(latent_dim, 7 * 7 * 256, bias=False),                       # (N, 12544)
+        *bn(nn.BatchNorm1d, 7 * 7 * 256),
+        nn.LeakyReLU(0.3),
+        nn.Unflatten(1, (256, 7, 7)),                                          # (N, 256, 7, 7)
+        nn.ConvTranspose2d(256, 128, 5, stride=1, padding="same", bias=False),  # (N, 128, 7, 7)
+        *bn(nn.BatchNorm2d, 128),
+        nn.LeakyReLU(0.3),
+        nn.ConvTranspose2d(128, 64, 5, stride=2, padding="same", bias=False),   # (N, 64, 14, 14)
+        *bn(nn.BatchNorm2d, 64),
+        nn.LeakyReLU(0.3),
+        nn.ConvTranspose2d(64, 1, 5, stride=2, padding="same", bias=False),     # (N, 1, 28, 28)
+        nn.Tanh(),
+    )
+
+
+def _keras_dcgan_discriminator():
+    return nn.Sequential(
+        nn.Conv2d(1, 64, 5, stride=2, padding="same"),      # (N, 64, 14, 14)
+        nn.LeakyReLU(0.3),
+        nn.Dropout(0.3),
+        nn.Conv2d(64, 128, 5, stride=2, padding="same"),    # (N, 128, 7, 7)
+        nn.LeakyReLU(0.3),
+        nn.Dropout(0.3),
+        nn.Flatten(),                                       # (N, 6272)
+        nn.Linear(128 * 7 * 7, 1),                          # (N, 1) logits
+    )
+
+
+def _dcgan_3x3_generator(latent_dim):
+    return nn.Sequential(
+        nn.Linear(latent_dim, 7 * 7 * 256),                               # (N, 12544)
+        nn.Unflatten(1, (256, 7, 7)),                                      # (N, 256, 7, 7)
+        nn.ConvTranspose2d(256, 128, 3, stride=2, padding="same"),         # (N, 128, 14, 14)
+        nn.LeakyReLU(0.2),
+        nn.ConvTranspose2d(128, 64, 3, stride=2, padding="same"),          # (N, 64, 28, 28)
+        nn.LeakyReLU(0.2),
+        nn.Conv2d(64, 1, 3, padding="same"),                               # (N, 1, 28, 28)
+        nn.Tanh(),
+    )
+
+
+def _dcgan_3x3_discriminator():
+    return nn.Sequential(
+        nn.Conv2d(1, 64, 3, stride=2, padding="same"),      # (N, 64, 14, 14)
+        nn.LeakyReLU(0.2),
+        nn.Conv2d(64, 128, 3, stride=2, padding="same"),    # (N, 128, 7, 7)
+        nn.LeakyReLU(0.2),
+        nn.Flatten(),                                       # (N, 6272)
+        nn.Linear(128 * 7 * 7, 1),                          # (N, 1)
+    )
+
+
+def _mlp(sizes, activation, last=None):
+    """Linear layers of the given sizes with ``activation()`` between them, ``last`` at the end."""
+    layers = []
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(n_in, n_out))
+        if i < len(sizes) - 2:
+            layers.append(activation())
+    if last is not None:
+        layers.append(last)
+    return layers
+
+
+def _mlp_generator(latent_dim):
+    return nn.Sequential(
+        *_mlp([latent_dim, 256, 512, 1024, 784], lambda: nn.LeakyReLU(0.2), nn.Tanh()),
+        nn.Unflatten(1, (1, 28, 28)),                       # (N, 1, 28, 28)
+    )
+
+
+def _mlp_discriminator():
+    return nn.Sequential(
+        nn.Flatten(),                                       # (N, 784)
+        *_mlp([784, 512, 256, 1], lambda: nn.LeakyReLU(0.2)),  # (N, 1)
+    )
+
+
+def _dcgan_bn_generator(latent_dim):
+    return nn.Sequential(
+        nn.Linear(latent_dim, 7 * 7 * 128),                                # (N, 6272)
+        nn.BatchNorm1d(7 * 7 * 128),
+        nn.ReLU(),
+        nn.Unflatten(1, (128, 7, 7)),                                       # (N, 128, 7, 7)
+        nn.ConvTranspose2d(128, 64, 4, stride=2, padding=1),                # (N, 64, 14, 14)
+        nn.BatchNorm2d(64),
+        nn.ReLU(),
+        nn.ConvTranspose2d(64, 1, 4, stride=2, padding=1),                  # (N, 1, 28, 28)
+        nn.Tanh(),
+    )
+
+
+def _dcgan_bn_discriminator():
+    return nn.Sequential(
+        nn.Conv2d(1, 64, 4, stride=2, padding=1),           # (N, 64, 14, 14)
+        nn.BatchNorm2d(64),
+        nn.LeakyReLU(0.2),
+        nn.Conv2d(64, 128, 4, stride=2, padding=1),         # (N, 128, 7, 7)
+        nn.BatchNorm2d(128),
+        nn.LeakyReLU(0.2),
+        nn.Flatten(),                                       # (N, 6272)
+        nn.Linear(128 * 7 * 7, 1),                          # (N, 1)
+    )
+
+
+def _mlp_sigmoid_generator(latent_dim):
+    return nn.Sequential(
+        *_mlp([latent_dim, 128, 256, 784], lambda: nn.LeakyReLU(0.2), nn.Sigmoid()),
+        nn.Unflatten(1, (1, 28, 28)),                       # (N, 1, 28, 28) in [0, 1]
+    )
+
+
+def _mlp_sigmoid_discriminator():
+    return nn.Sequential(nn.Flatten(), *_mlp([784, 256, 128, 1], lambda: nn.LeakyReLU(0.2)))
+
+
+def _goodfellow2014_generator(latent_dim):
+    return nn.Sequential(
+        nn.Linear(latent_dim, 1200), nn.ReLU(),             # (N, 1200)
+        nn.Linear(1200, 1200), nn.ReLU(),                   # (N, 1200)
+        nn.Linear(1200, 784), nn.Sigmoid(),                 # (N, 784) in [0, 1]
+        nn.Unflatten(1, (1, 28, 28)),                       # (N, 1, 28, 28)
+    )
+
+
+def _goodfellow2014_discriminator():
+    # Maxout layers of 240 units x 5 pieces: a Linear to 1200 features, then the max of each
+    # group of 5. Dropout on the input (keep 0.8) and hidden layers (keep 0.5), as in the paper's
+    # pylearn2 configuration.
+    return nn.Sequential(
+        nn.Flatten(),                                       # (N, 784)
+        nn.Dropout(0.2),
+        nn.Linear(784, 240 * 5), nn.Maxout(5),              # (N, 240)
+        nn.Dropout(0.5),
+        nn.Linear(240, 240 * 5), nn.Maxout(5),              # (N, 240)
+        nn.Dropout(0.5),
+        nn.Linear(240, 1),                                  # (N, 1)
+    )
+
+
+SPECS = {s.name: s for s in [
+    ModelSpec(
+        "dcgan", lambda d: _keras_dcgan_generator(d, batch_norm=False), _keras_dcgan_discriminator,
+        source="The Keras DCGAN of the TensorFlow 'Deep Convolutional GAN' tutorial, as it is "
+               "commonly copied without its BatchNormalization layers. Collapses: D wins early "
+               "and G's output sticks at -1 (see docs/models.md).",
+        init="keras"),
+    ModelSpec(
+        "dcgan_tf", lambda d: _keras_dcgan_generator(d, batch_norm=True),
+        _keras_dcgan_discriminator,
+        source="The TensorFlow 'Deep Convolutional GAN' tutorial's Keras model, with batch norm "
+               "after the Dense layer and the first two transposed convolutions of G.",
+        init="keras"),
+    ModelSpec(
+        "dcgan_3x3", _dcgan_3x3_generator, _dcgan_3x3_discriminator,
+        source="The 3x3-kernel Keras DCGAN of the Keras examples (Conv2DTranspose stride 2, "
+               "LeakyReLU 0.2), sized for 28x28 MNIST.",
+        init="keras"),
+    ModelSpec(
+        "mlp", _mlp_generator, _mlp_discriminator,
+        source="The fully connected GAN of the common PyTorch/Keras MNIST tutorials "
+               "(100-256-512-1024-784 generator, 784-512-256-1 discriminator, LeakyReLU 0.2)."),
+    ModelSpec(
+        "dcgan_bn", _dcgan_bn_generator, _dcgan_bn_discriminator,
+        source="A DCGAN in the style of Radford et al. 2016 scaled to 28x28: 4x4 stride-2 "
+               "(transposed) convolutions, batch norm, ReLU in G and LeakyReLU 0.2 in D, "
+               "weights drawn from N(0, 0.02).",
+        init="dcgan"),
+    ModelSpec(
+        "mlp_sigmoid", _mlp_sigmoid_generator, _mlp_sigmoid_discriminator,
+        source="A small fully connected GAN with a sigmoid output, for data in [0, 1] "
+               "(100-128-256-784 generator, 784-256-128-1 discriminator).",
+        data_range=(0.0, 1.0)),
+    ModelSpec(
+        "goodfellow2014", _goodfellow2014_generator, _goodfellow2014_discriminator,
+        source="Goodfellow et al., 'Generative Adversarial Nets', NeurIPS 2014, MNIST model: "
+               "G 100 -> 1200 ReLU -> 1200 ReLU -> 784 sigmoid from uniform noise; D two maxout "
+               "layers (240 units x 5 pieces) with dropout, then a sigmoid unit.",
+        data_range=(0.0, 1.0), noise="uniform",
+        optimizer=dict(name="sgd", lr=0.1, momentum=0.5)),
+]}
+
+
+def names():
+    """The names of the reference architectures."""
+    return list(SPECS)
+
+
+def _spec(name):
+    if name not in SPECS:
+        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(SPECS)}")
+    return SPECS[name]
+
+
+def build(name, latent_dim=100, seed=None, device="cpu"):
+    """Build the generator and discriminator of the architecture ``name``.
+
+    Args:
+        name: one of :func:`names`.
+        latent_dim: size of the noise vector z.
+        seed: makes the initial weights reproducible.
+        device: "cpu" or "cuda".
+
+    Returns:
+        ``(G, D)``: G maps ``(N, latent_dim)`` noise to ``(N, 1, 28, 28)`` images, D maps images
+        to ``(N, 1)`` logits.
+    """
+    spec = _spec(name)
+    if seed is not None:
+        init.manual_seed(seed)
+    G, D = spec.generator(latent_dim), spec.discriminator()
+    for module in (G, D):
+        _initialise(module, spec.init)
+    return G.to(device), D.to(device)
+
+
+def _initialise(model, scheme):
+    """Re-initialise weights for Keras ports and DCGAN; "pytorch" keeps the layers' defaults."""
+    if scheme == "pytorch":
+        return
+    for layer in model.modules():
+        weight, bias = getattr(layer, "weight", None), getattr(layer, "bias", None)
+        if weight is None:
+            continue
+        is_norm = isinstance(layer, (nn.BatchNorm1d, nn.BatchNorm2d))
+        if scheme == "keras" and not is_norm:
+            init.xavier_uniform_(weight)
+        elif scheme == "dcgan":
+            init.normal_(weight, mean=1.0 if is_norm else 0.0, std=0.02)
+        if bias is not None and not (scheme == "keras" and is_norm):
+            init.zeros_(bias)
+
+
+def make_optimizers(name, G, D, **overrides):
+    """The architecture's recommended optimisers for G and D (overrides: lr, betas, momentum)."""
+    from . import optim
+
+    settings = {**_spec(name).optimizer, **{k: v for k, v in overrides.items() if v is not None}}
+    kind = settings.pop("name")
+    if kind == "adam":
+        settings.pop("momentum", None)
+        make = optim.Adam
+    else:
+        settings.pop("betas", None)
+        make = optim.SGD
+    return make(G.parameters(), **settings), make(D.parameters(), **settings)
+
+
+def sample_noise(name, n, latent_dim=100, generator=None, device="cpu", dtype="float32"):
+    """Noise for the generator of ``name``: N(0, 1), or U(-1, 1) for ``noise="uniform"`` models.
+
+    Drawn with ``generator`` (a NumPy or CuPy Generator) on the device it belongs to.
+    """
+    gen = generator if generator is not None else backend.rng(None, device)
+    shape = (n, latent_dim)
+    if _spec(name).noise == "uniform":
+        z = gen.uniform(-1.0, 1.0, size=shape)
+    else:
+        z = gen.standard_normal(size=shape)
+    from .tensor import Tensor
+    return Tensor(z.astype(dtype, copy=False))
+
+
+def parameter_count(module):
+    """Number of trainable scalars in a module."""
+    return sum(math.prod(p.shape) for p in module.parameters())
