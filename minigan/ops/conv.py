@@ -8,7 +8,7 @@ Shapes used throughout (the names in the shape comments):
     H, W     spatial size of conv2d's input  (= conv_transpose2d's output)
     OH, OW   spatial size of conv2d's output (= conv_transpose2d's input)
     KH, KW   kernel size
-    P        N * OH * OW, the number of output pixels in the whole batch
+    P        OH * OW * N, the number of output pixels in the whole batch
 
 Both ops use ONE weight layout, PyTorch's: ``w`` of shape ``(O, C, KH, KW)``. For conv2d that is
 ``(C_out, C_in, KH, KW)``; for conv_transpose2d, whose input has O channels, it is
@@ -26,10 +26,12 @@ convolution: in the code below ``Conv2d.backward`` calls the same helper (``_gem
 im2col and col2im loop only over the KH*KW kernel offsets; each iteration moves one strided
 slice (a view) of the whole batch, all channels and all output pixels at once.
 
-Memory layout. Between the GEMM and the images, arrays are kept channel-major, ``(C, N, H, W)``
-in memory: an ``(O, P)`` GEMM result *is* an ``(O, N, OH, OW)`` array, so an output is returned
-as a transposed view, and the next layer's ``_rows`` finds its input already in that order
-(no copy).
+Memory layout. Inside these ops images are kept as ``(C, H, W, N)`` in memory: channels first,
+the batch innermost. Then every slice that im2col and col2im move is made of contiguous runs of
+N numbers (instead of runs of a few pixels a stride apart), and an ``(O, P)`` GEMM result *is*
+an ``(O, OH, OW, N)`` array, so outputs are returned as transposed NCHW views of it, without a
+copy. Elementwise ops keep that memory order, so the next layer's ``_rows`` usually finds its
+input already laid out and does not copy either.
 
 Derivations: docs/derivations/conv2d.md and docs/derivations/conv_transpose2d.md.
 Naive-loop reference versions: minigan/ops/conv_naive.py. Tests: tests/test_conv.py.
@@ -44,14 +46,14 @@ from ..tensor import Function, ShapeError
 
 
 def _rows(a):
-    """(N, C, H, W) -> (C, N*H*W): channels as rows, every pixel of the batch as a column."""
+    """(N, C, H, W) -> (C, H*W*N): channels as rows, every pixel of the batch as a column."""
     N, C, H, W = a.shape
-    return a.transpose(1, 0, 2, 3).reshape(C, N * H * W)  # (C, N*H*W); free if channel-major
+    return a.transpose(1, 2, 3, 0).reshape(C, H * W * N)  # (C, H*W*N); free if CHWN in memory
 
 
 def _unrows(a2, N, H, W):
-    """(C, N*H*W) -> (N, C, H, W), a view (channel-major in memory)."""
-    return a2.reshape(-1, N, H, W).transpose(1, 0, 2, 3)  # (N, C, H, W)
+    """(C, H*W*N) -> (N, C, H, W), a view (CHWN in memory)."""
+    return a2.reshape(-1, H, W, N).transpose(3, 0, 1, 2)  # (N, C, H, W)
 
 
 def _tap(offset, step, count, dilation):
@@ -65,7 +67,7 @@ def _im2col(x, kernel, stride, dilation, pads, out_hw):
     """Unroll the patches of x into columns: one column per output pixel.
 
     ``cols[(c, kh, kw), (n, oh, ow)] = x_padded[n, c, oh*sh + kh*dh, ow*sw + kw*dw]``.
-    x: (N, C, H, W) -> cols (C*KH*KW, N*OH*OW). Loops over the KH*KW kernel offsets only.
+    x: (N, C, H, W) -> cols (C*KH*KW, OH*OW*N). Loops over the KH*KW kernel offsets only.
     """
     xp = get_array_module(x)
     N, C, H, W = x.shape
@@ -73,22 +75,22 @@ def _im2col(x, kernel, stride, dilation, pads, out_hw):
     (sh, sw), (dh, dw), (top, bottom, left, right) = stride, dilation, pads
     OH, OW = out_hw
     if any(pads):
-        padded = xp.zeros((C, N, H + top + bottom, W + left + right), dtype=x.dtype)
-        padded[:, :, top:top + H, left:left + W] = x.transpose(1, 0, 2, 3)  # (C, N, Hp, Wp)
+        padded = xp.zeros((C, H + top + bottom, W + left + right, N), dtype=x.dtype)
+        padded[:, top:top + H, left:left + W] = x.transpose(1, 2, 3, 0)  # (C, Hp, Wp, N)
     else:
-        padded = x.transpose(1, 0, 2, 3)  # (C, N, H, W), a view
-    cols = xp.empty((C, KH, KW, N, OH, OW), dtype=x.dtype)
+        padded = x.transpose(1, 2, 3, 0)  # (C, H, W, N), a view
+    cols = xp.empty((C, KH, KW, OH, OW, N), dtype=x.dtype)
     for kh in range(KH):
         rows = _tap(kh, sh, OH, dh)
         for kw in range(KW):
-            cols[:, kh, kw] = padded[:, :, rows, _tap(kw, sw, OW, dw)]  # (C, N, OH, OW)
-    return cols.reshape(C * KH * KW, N * OH * OW)  # (C*KH*KW, P)
+            cols[:, kh, kw] = padded[:, rows, _tap(kw, sw, OW, dw)]  # (C, OH, OW, N)
+    return cols.reshape(C * KH * KW, OH * OW * N)  # (C*KH*KW, P)
 
 
 def _col2im(cols, image_shape, kernel, stride, dilation, pads, out_hw):
     """The adjoint of ``_im2col``: add every column entry back to the pixel it was read from.
 
-    cols (C*KH*KW, N*OH*OW) -> (N, C, H, W). One slice-add per kernel offset; overlapping
+    cols (C*KH*KW, OH*OW*N) -> (N, C, H, W). One slice-add per kernel offset; overlapping
     patches (stride < kernel) accumulate, padding positions are cropped away.
     """
     xp = get_array_module(cols)
@@ -96,20 +98,20 @@ def _col2im(cols, image_shape, kernel, stride, dilation, pads, out_hw):
     KH, KW = kernel
     (sh, sw), (dh, dw), (top, bottom, left, right) = stride, dilation, pads
     OH, OW = out_hw
-    cols = cols.reshape(C, KH, KW, N, OH, OW)  # (C, KH, KW, N, OH, OW)
-    padded = xp.zeros((C, N, H + top + bottom, W + left + right), dtype=cols.dtype)
+    cols = cols.reshape(C, KH, KW, OH, OW, N)  # (C, KH, KW, OH, OW, N)
+    padded = xp.zeros((C, H + top + bottom, W + left + right, N), dtype=cols.dtype)
     for kh in range(KH):
         rows = _tap(kh, sh, OH, dh)
         for kw in range(KW):
-            padded[:, :, rows, _tap(kw, sw, OW, dw)] += cols[:, kh, kw]  # (C, N, OH, OW)
-    return padded[:, :, top:top + H, left:left + W].transpose(1, 0, 2, 3)  # (N, C, H, W)
+            padded[:, rows, _tap(kw, sw, OW, dw)] += cols[:, kh, kw]  # (C, OH, OW, N)
+    return padded[:, top:top + H, left:left + W].transpose(3, 0, 1, 2)  # (N, C, H, W)
 
 
 def _im2col_gemm(x, w, stride, dilation, pads, out_hw):
     """The convolution as a matrix product: ``Y = W . im2col(x)``.
 
     conv2d's forward, and conv_transpose2d's input gradient.
-    x (N, C, H, W), w (O, C, KH, KW) -> y2 (O, N*OH*OW) and the columns (C*KH*KW, N*OH*OW),
+    x (N, C, H, W), w (O, C, KH, KW) -> y2 (O, OH*OW*N) and the columns (C*KH*KW, OH*OW*N),
     which the weight gradient needs.
     """
     O, C, KH, KW = w.shape
@@ -122,7 +124,7 @@ def _gemm_col2im(y2, w, image_shape, stride, dilation, pads, out_hw):
     """The transposed convolution: ``x = col2im(W^T . Y)``.
 
     conv_transpose2d's forward, and conv2d's input gradient.
-    y2 (O, N*OH*OW), w (O, C, KH, KW) -> x (N, C, H, W) with ``image_shape`` (N, C, H, W).
+    y2 (O, OH*OW*N), w (O, C, KH, KW) -> x (N, C, H, W) with ``image_shape`` (N, C, H, W).
     """
     O, C, KH, KW = w.shape
     cols = w.reshape(O, C * KH * KW).T @ y2  # (C*KH*KW, P)
