@@ -340,3 +340,21 @@ def test_nearest_neighbour_distance_of_shifted_copies_is_the_shift():
     shift = np.full(20, 0.1)
     d = metrics.nearest_neighbour_distances(ref + shift, ref)
     np.testing.assert_allclose(d, np.linalg.norm(shift), rtol=1e-13)
+
+
+# --- inputs ----------------------------------------------------------------------------------
+
+
+def test_metrics_accept_float32_tensors_and_compute_in_float64():
+    import minigan
+    rng = np.random.default_rng(40)
+    x32, y32 = rng.random((30, 8)).astype(np.float32), rng.random((20, 8)).astype(np.float32)
+    x, y = minigan.tensor(x32), minigan.tensor(y32)
+    got = metrics.parzen_log_likelihood(x, y, sigmas=0.2).log_likelihoods
+    np.testing.assert_allclose(got, naive_parzen(y32.astype(np.float64), x32.astype(np.float64),
+                                                 0.2), rtol=1e-11)
+    assert metrics.fid(x, y) == pytest.approx(metrics.fid(x32.astype(np.float64), y32), rel=1e-12)
+    assert metrics.nearest_neighbour_distance(x, x) == 0.0
+    probs = minigan.tensor(np.eye(4)[np.arange(40) % 4])
+    assert metrics.inception_score(probs, splits=2)[0] == pytest.approx(4.0)
+    assert metrics.mode_counts(probs, n_classes=4).modes == 4
