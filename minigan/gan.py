@@ -1,4 +1,4 @@
-"""The GAN objective of Goodfellow et al. (2014), its gradients derived by hand, and the training step.
+"""The GAN objective of Goodfellow et al. (2014), its gradients by hand, and the training step.
 
 The discriminator outputs a *logit* ``a``; its probability that the input is real is
 ``D(x) = sigma(a)``. Everything here is computed from logits, where it is stable:
