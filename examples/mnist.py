@@ -1,0 +1,202 @@
+"""Train a GAN on MNIST, with the training loop in plain sight.
+
+    python examples/mnist.py                              # the default model on the CPU
+    python examples/mnist.py --arch dcgan_bn --steps 5000
+    python examples/mnist.py --device cuda                # the same, on an NVIDIA GPU (CuPy)
+    python examples/mnist.py --resume                     # continue where --out's run stopped
+
+The MNIST files are looked up in --data-dir, then $MINIGAN_DATA, then the download cache
+(downloaded there when a network is available). Everything is written into --out:
+
+    samples_000500.png ...   generated digits from one fixed batch of noise, every --sample-every
+    samples.png              the latest of those grids
+    losses.png               D and G losses, D(x) and D(G(z)) over training
+    log.jsonl                one JSON record per --log-every steps
+    ckpt.npz                 G, D, both optimisers, the step and the data order (atomic writes)
+
+Ctrl-C saves a checkpoint at the end of the current step and stops; --resume continues exactly
+(bit for bit) as if the run had never stopped.
+"""
+
+import argparse
+import json
+import math
+import os
+import signal
+import sys
+import time
+
+import numpy as np
+
+import minigan
+from minigan import backend, gan, models, nn
+from minigan.data import mnist
+from minigan.plotting import save_image_grid, save_loss_curves
+from minigan.progress import Progress
+
+# --- settings ---------------------------------------------------------------------------------
+parser = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+parser.add_argument("--arch", default="mlp", choices=models.names(),
+                    help="architecture from minigan.models (default: mlp)")
+parser.add_argument("--steps", type=int, default=20000, help="training steps (D then G update)")
+parser.add_argument("--batch-size", type=int, default=64)
+parser.add_argument("--lr", type=float, default=None, help="learning rate (default: the model's)")
+parser.add_argument("--beta1", type=float, default=None, help="Adam's beta1 (default: the model's)")
+parser.add_argument("--k", type=int, default=1, help="D updates per G update (Algorithm 1's k)")
+parser.add_argument("--saturating", action="store_true",
+                    help="use the minimax G loss log(1 - D(G(z))) instead of -log D(G(z))")
+parser.add_argument("--latent-dim", type=int, default=100)
+parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+parser.add_argument("--seed", type=int, default=0)
+parser.add_argument("--out", default="out/mnist", help="output directory")
+parser.add_argument("--resume", action="store_true", help="continue from --out/ckpt.npz")
+parser.add_argument("--data-dir", default=None, help="directory with the MNIST *-ubyte(.gz) files")
+parser.add_argument("--log-every", type=int, default=100, help="steps between log records")
+parser.add_argument("--sample-every", type=int, default=1000, help="steps between sample grids")
+parser.add_argument("--checkpoint-every", type=int, default=2000, help="steps between checkpoints")
+args = parser.parse_args()
+
+os.makedirs(args.out, exist_ok=True)
+ckpt_path = os.path.join(args.out, "ckpt.npz")
+log_path = os.path.join(args.out, "log.jsonl")
+spec = models.SPECS[args.arch]
+device = backend.check_device(args.device)
+
+
+def step_seed(*parts):
+    """One int from (run seed, step, ...): random streams a resumed run can recreate exactly."""
+    return int(np.random.SeedSequence([args.seed, *parts]).generate_state(1)[0])
+
+
+# --- data -------------------------------------------------------------------------------------
+images, _ = mnist.load_mnist("train", data_dir=args.data_dir)       # (60000, 28, 28) uint8
+x_train = mnist.scale(images, spec.data_range, device=device)       # (60000, 1, 28, 28) float32
+batches = mnist.Batches(x_train, batch_size=args.batch_size, seed=args.seed)
+
+# --- models and optimisers ----------------------------------------------------------------------
+G, D = models.build(args.arch, args.latent_dim, seed=args.seed, device=device)
+opt_G, opt_D = models.make_optimizers(args.arch, G, D, lr=args.lr,
+                                      betas=None if args.beta1 is None else (args.beta1, 0.999))
+fixed_z = models.sample_noise(args.arch, 64, args.latent_dim, backend.rng(step_seed(0, 0), device),
+                              device)                              # (64, latent_dim)
+config = {k: v for k, v in vars(args).items() if k not in ("resume", "out", "data_dir")}
+
+step, records = 0, []
+if args.resume:
+    if not os.path.exists(ckpt_path):
+        sys.exit(f"--resume: no checkpoint at {ckpt_path}")
+    ckpt = minigan.load(ckpt_path, device=device)
+    changed = {k: (ckpt["config"].get(k), v) for k, v in config.items()
+               if k in ("arch", "latent_dim", "batch_size", "seed") and ckpt["config"].get(k) != v}
+    if changed:
+        sys.exit(f"--resume: the checkpoint was trained with other settings: {changed}")
+    G.load_state_dict(ckpt["G"])
+    D.load_state_dict(ckpt["D"])
+    opt_G.load_state_dict(ckpt["opt_G"])
+    opt_D.load_state_dict(ckpt["opt_D"])
+    batches.load_state_dict(ckpt["batches"])
+    step = ckpt["step"]
+    if os.path.exists(log_path):  # keep the log records the checkpoint has seen
+        with open(log_path) as f:
+            records = [r for r in map(json.loads, f) if r["step"] <= step]
+    print(f"resumed from {ckpt_path} at step {step}")
+
+
+def save_checkpoint():
+    minigan.save(ckpt_path, G=G, D=D, opt_G=opt_G, opt_D=opt_D, step=step,
+                 batches=batches.state_dict(), config=config)
+
+
+def save_samples():
+    G.eval()  # batch norm on its running statistics
+    with minigan.no_grad():
+        fake = G(fixed_z)                                          # (64, 1, 28, 28)
+    G.train()
+    title = f"{args.arch}, step {step}"
+    save_image_grid(fake, os.path.join(args.out, f"samples_{step:06d}.png"),
+                    value_range=spec.data_range, title=title)
+    save_image_grid(fake, os.path.join(args.out, "samples.png"), value_range=spec.data_range,
+                    title=title)
+    return float(fake.data.mean())
+
+
+def real_batches():
+    while True:  # epoch after epoch
+        yield from batches
+
+
+# Ctrl-C finishes the current step, saves, and stops (a second Ctrl-C stops at once).
+stop_requested = False
+
+
+def request_stop(signum, frame):
+    global stop_requested
+    if stop_requested:
+        raise KeyboardInterrupt
+    stop_requested = True
+    print("\nstopping after this step (Ctrl-C again to quit without saving)", file=sys.stderr)
+
+
+signal.signal(signal.SIGINT, request_stop)
+
+# --- training loop ------------------------------------------------------------------------------
+print(f"training {args.arch} on {device}: G {models.parameter_count(G):,} and "
+      f"D {models.parameter_count(D):,} parameters, {args.steps} steps of batch {args.batch_size}")
+G.train(), D.train()
+data = real_batches()
+bar = Progress(total=args.steps, start=step)
+collapse_warned = False
+log_file = open(log_path, "w")
+for r in records:
+    log_file.write(json.dumps(r) + "\n")
+t0 = time.perf_counter()
+
+while step < args.steps and not stop_requested:
+    nn.init.manual_seed(step_seed(step, 1))                       # dropout masks of this step
+    noise = backend.rng(step_seed(step, 2), device)               # z for each update of this step
+    result = gan.train_step(
+        G, D, opt_G, opt_D,
+        real=[minigan.tensor(next(data)) for _ in range(args.k)],  # k batches (N, 1, 28, 28)
+        z=lambda: models.sample_noise(args.arch, args.batch_size, args.latent_dim, noise, device),
+        k=args.k, saturating=args.saturating)
+    step += 1
+
+    if step % args.log_every == 0 or step == args.steps:
+        # The one host synchronisation of the loop: four scalars every --log-every steps.
+        record = {"step": step, "time": round(time.perf_counter() - t0, 3),
+                  "loss_d": float(result.d_loss), "loss_g": float(result.g_loss),
+                  "d_real": float(result.d_real), "d_fake": float(result.d_fake)}
+        if not all(math.isfinite(record[k]) for k in ("loss_d", "loss_g")):
+            bar.close()
+            where = (f"the last good checkpoint is {ckpt_path}"
+                     if os.path.exists(ckpt_path) else "no checkpoint was written yet")
+            sys.exit(f"training diverged at step {step}: loss_d={record['loss_d']}, "
+                     f"loss_g={record['loss_g']}; stopping without saving ({where}). "
+                     f"Try a lower --lr.")
+        records.append(record)
+        log_file.write(json.dumps(record) + "\n")
+        log_file.flush()
+        bar.update(step, loss_d=record["loss_d"], loss_g=record["loss_g"],
+                   **{"D(x)": record["d_real"], "D(G(z))": record["d_fake"]})
+
+    if step % args.sample_every == 0 or step == args.steps:
+        mean_pixel = save_samples()
+        save_loss_curves(records, os.path.join(args.out, "losses.png"), title=args.arch)
+        low = spec.data_range[0]
+        if (not collapse_warned and records and records[-1]["d_fake"] < 0.01
+                and mean_pixel < low + 0.05 * (spec.data_range[1] - low)):
+            collapse_warned = True
+            print(f"\nwarning: collapse at step {step}: D(G(z)) = {records[-1]['d_fake']:.4f} and "
+                  f"G's samples are all at {low:g} (blank). D won early and G gets no useful "
+                  f"gradient: {args.arch} has no normalisation in G (docs/models.md explains why; "
+                  f"--arch dcgan_tf adds the batch norm back).", file=sys.stderr)
+
+    if step % args.checkpoint_every == 0 or step == args.steps or stop_requested:
+        save_checkpoint()
+
+bar.close()
+log_file.close()
+elapsed = time.perf_counter() - t0
+print(f"{'stopped' if stop_requested else 'done'} at step {step} in {elapsed:.0f} s; "
+      f"samples in {os.path.join(args.out, 'samples.png')}, checkpoint {ckpt_path}")

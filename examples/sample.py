@@ -1,0 +1,51 @@
+"""Draw samples from a trained generator's checkpoint.
+
+    python examples/sample.py --checkpoint out/mnist/ckpt.npz --n 10000 --out samples.npy
+    python examples/sample.py --checkpoint out/mnist/ckpt.npz --n 64 --out s.npy --grid grid.png
+
+Writes float32 images of shape (N, 1, 28, 28) in the generator's output range (see the model's
+``data_range`` in minigan.models) as a .npy file, and optionally a PNG grid of the first 64.
+"""
+
+import argparse
+import os
+
+import numpy as np
+
+import minigan
+from minigan import backend, models
+from minigan.plotting import save_image_grid
+
+parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+parser.add_argument("--checkpoint", required=True, help="a ckpt.npz written by examples/mnist.py")
+parser.add_argument("--n", type=int, default=10000, help="number of samples")
+parser.add_argument("--out", required=True, help="output .npy file")
+parser.add_argument("--grid", default=None, help="also write a PNG grid of the first 64")
+parser.add_argument("--batch-size", type=int, default=500)
+parser.add_argument("--seed", type=int, default=0)
+parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+args = parser.parse_args()
+
+ckpt = minigan.load(args.checkpoint, device=args.device)
+config = ckpt["config"]
+arch, latent_dim = config["arch"], config["latent_dim"]
+G, _ = models.build(arch, latent_dim, device=args.device)
+G.load_state_dict(ckpt["G"])
+G.eval()  # batch norm on its running statistics
+
+rng = backend.rng(args.seed, args.device)
+chunks = []
+with minigan.no_grad():
+    for start in range(0, args.n, args.batch_size):
+        n = min(args.batch_size, args.n - start)
+        z = models.sample_noise(arch, n, latent_dim, rng, args.device)   # (n, latent_dim)
+        chunks.append(G(z).numpy())                                      # (n, 1, 28, 28)
+samples = np.concatenate(chunks).astype(np.float32)
+
+os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+np.save(args.out, samples)
+if args.grid:
+    save_image_grid(samples[:64], args.grid, value_range=models.SPECS[arch].data_range,
+                    title=f"{arch}, step {ckpt['step']}")
+print(f"wrote {samples.shape} {samples.dtype} samples of {arch} (step {ckpt['step']}) "
+      f"to {args.out}")
