@@ -10,7 +10,7 @@ from .ops.conv import conv2d, conv_transpose2d
 from .ops.dropout import dropout
 from .ops.elementwise import add
 from .ops.linalg import matmul
-from .ops.loss import BCE, BCEWithLogits
+from .ops.loss import BCE, BCEWithLogits, CrossEntropy, LogSoftmax
 from .ops.norm import batch_norm
 from .ops.shape import flatten, pad
 
@@ -19,6 +19,7 @@ __all__ = [
     "linear", "binary_cross_entropy_with_logits", "binary_cross_entropy", "pad", "flatten",
     "conv2d", "conv_transpose2d",
     "batch_norm", "dropout",
+    "log_softmax", "cross_entropy",
 ]
 
 
@@ -58,3 +59,35 @@ def binary_cross_entropy(input, target, reduction="mean"):
     """BCE between probabilities ``input`` in [0, 1] and ``target``; logs clamped at -100 like
     PyTorch, so a saturated probability gives a large finite loss instead of inf."""
     return _reduce(BCE.apply(input, target), reduction, "binary_cross_entropy")
+
+
+def log_softmax(input, dim=-1):
+    """``log softmax(input)`` along ``dim``: ``x - logsumexp(x)``, stable for any logits (the
+    max is shifted out before exponentiating). ``log_softmax(x).exp()`` is the softmax."""
+    return LogSoftmax.apply(input, axis=dim)
+
+
+def cross_entropy(input, target, reduction="mean"):
+    """Softmax cross-entropy between logits ``input`` (N, C) and class indices ``target`` (N,).
+
+    ``l_n = logsumexp(x_n) - x_n[t_n] = -log softmax(x_n)[t_n]``, computed in one fused op whose
+    gradient is ``softmax(x) - onehot(t)``; finite for any logits.
+
+    Args:
+        input: logits (N, C).
+        target: integer class indices in [0, C), shape (N,): a Tensor, array or list; moved to
+            the logits' device.
+        reduction: ``"mean"`` (default), ``"sum"`` or ``"none"``.
+    """
+    from . import backend
+    from .tensor import Tensor
+
+    target = backend.to_device(target.data if isinstance(target, Tensor) else target,
+                               input.device)
+    if target.dtype.kind == "f":  # a Tensor of labels is stored as floats; they must be whole
+        xp = backend.get_array_module(target)
+        if not bool(xp.all(target == xp.round(target))):
+            raise TypeError("cross_entropy: target must hold class indices, got non-integer "
+                            "values")
+        target = target.astype(xp.int64)
+    return _reduce(CrossEntropy.apply(input, target=target), reduction, "cross_entropy")

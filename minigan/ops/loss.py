@@ -81,3 +81,86 @@ def binary_cross_entropy_with_logits(x, t):
 def binary_cross_entropy(p, t):
     """Unreduced BCE on probabilities (see ``minigan.functional`` for the reduced form)."""
     return BCE.apply(p, t)
+
+
+# --- softmax cross-entropy ------------------------------------------------------------------
+# Derivations: docs/derivations/activations.md#softmax-cross-entropy.
+# Tests: tests/test_cross_entropy.py.
+
+def _logsumexp(x, axis):
+    """log sum_j exp(x_j) over ``axis`` (kept, size 1), stable: the max m is shifted out,
+    m + log sum_j exp(x_j - m), so every exponent is <= 0 and the sum lies in [1, C]."""
+    xp = get_array_module(x)
+    m = x.max(axis=axis, keepdims=True)
+    return m + xp.log(xp.exp(x - m).sum(axis=axis, keepdims=True))
+
+
+class LogSoftmax(Function):
+    """y = x - logsumexp(x) along ``axis``: the log of softmax(x)_j = e^(x_j) / sum_k e^(x_k).
+
+    Forward (..., C, ...) -> same shape. VJP: gx = g - softmax(x) * sum(g) (the sum along
+    ``axis``), with softmax(x) = e^y from the saved output.
+    """
+
+    @staticmethod
+    def forward(ctx, x, axis):
+        y = x - _logsumexp(x, axis)
+        ctx.save_for_backward(y)
+        ctx.axis = axis
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved
+        xp = get_array_module(y)
+        return g - xp.exp(y) * g.sum(axis=ctx.axis, keepdims=True)
+
+
+def _check_class_targets(op, x, target):
+    if x.ndim != 2:
+        raise ShapeError(f"{op}: expected logits of shape (N, C), got {tuple(x.shape)}")
+    if target.shape != x.shape[:1]:
+        raise ShapeError(f"{op}: target of shape {tuple(target.shape)} does not match logits of "
+                         f"shape {tuple(x.shape)}; expected class indices of shape "
+                         f"({x.shape[0]},)")
+    if target.dtype.kind not in "iu":
+        raise TypeError(f"{op}: target must hold integer class indices, got {target.dtype}")
+    if target.size and (int(target.min()) < 0 or int(target.max()) >= x.shape[1]):
+        raise ValueError(f"{op}: class indices must lie in [0, {x.shape[1]}), got "
+                         f"[{int(target.min())}, {int(target.max())}]")
+
+
+class CrossEntropy(Function):
+    """l_n = logsumexp(x_n) - x_n[t_n]: softmax cross-entropy of each row, from the logits.
+
+    Forward: logits x (N, C), class indices ``target`` (N,) ints (a keyword setting: it takes no
+    gradient) -> (N,). VJP: gx = g[:, None] * (softmax(x) - onehot(t)).
+    """
+
+    @staticmethod
+    def forward(ctx, x, target):
+        _check_class_targets("CrossEntropy", x, target)
+        xp = get_array_module(x)
+        rows = xp.arange(x.shape[0])
+        lse = _logsumexp(x, 1)                                    # (N, 1)
+        ctx.save_for_backward(x, lse, target)
+        return lse[:, 0] - x[rows, target]                        # (N,)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, lse, target = ctx.saved
+        xp = get_array_module(x)
+        gx = xp.exp(x - lse)                                      # (N, C) softmax
+        gx[xp.arange(x.shape[0]), target] -= 1                    # - onehot(t)
+        gx *= g[:, None]
+        return gx
+
+
+def log_softmax(x, axis=-1):
+    """log softmax(x) along ``axis`` (see ``minigan.functional.log_softmax``)."""
+    return LogSoftmax.apply(x, axis=axis)
+
+
+def cross_entropy(x, target):
+    """Unreduced softmax cross-entropy of logits (N, C) and class indices (N,) ints."""
+    return CrossEntropy.apply(x, target=target)
