@@ -87,12 +87,15 @@ def binary_cross_entropy(p, t):
 # Derivations: docs/derivations/activations.md#softmax-cross-entropy.
 # Tests: tests/test_cross_entropy.py.
 
-def _logsumexp(x, axis):
-    """log sum_j exp(x_j) over ``axis`` (kept, size 1), stable: the max m is shifted out,
-    m + log sum_j exp(x_j - m), so every exponent is <= 0 and the sum lies in [1, C]."""
+def _shifted_logsumexp(x, axis):
+    """logsumexp(x) along ``axis`` in two parts, ``(m, s)`` with ``logsumexp = m + s``:
+    m = max(x) and s = log sum_j exp(x_j - m), both with ``axis`` kept (size 1). Stable: every
+    exponent is <= 0 and the sum lies in [1, C], so s lies in [0, log C]. Kept apart because
+    ``(x - m) - s`` is more accurate than ``x - (m + s)`` when |m| >> s (at m = -1e4 in
+    float32, m + s would keep only 3 digits of s)."""
     xp = get_array_module(x)
     m = x.max(axis=axis, keepdims=True)
-    return m + xp.log(xp.exp(x - m).sum(axis=axis, keepdims=True))
+    return m, xp.log(xp.exp(x - m).sum(axis=axis, keepdims=True))
 
 
 class LogSoftmax(Function):
@@ -104,7 +107,8 @@ class LogSoftmax(Function):
 
     @staticmethod
     def forward(ctx, x, axis):
-        y = x - _logsumexp(x, axis)
+        m, s = _shifted_logsumexp(x, axis)
+        y = (x - m) - s
         ctx.save_for_backward(y)
         ctx.axis = axis
         return y
@@ -134,7 +138,8 @@ class CrossEntropy(Function):
     """l_n = logsumexp(x_n) - x_n[t_n]: softmax cross-entropy of each row, from the logits.
 
     Forward: logits x (N, C), class indices ``target`` (N,) ints (a keyword setting: it takes no
-    gradient) -> (N,). VJP: gx = g[:, None] * (softmax(x) - onehot(t)).
+    gradient) -> (N,), computed as (m - x_t) + s with m = max(x_n), s = log sum e^(x_n - m).
+    VJP: gx = g[:, None] * (softmax(x) - onehot(t)).
     """
 
     @staticmethod
@@ -142,15 +147,15 @@ class CrossEntropy(Function):
         _check_class_targets("CrossEntropy", x, target)
         xp = get_array_module(x)
         rows = xp.arange(x.shape[0])
-        lse = _logsumexp(x, 1)                                    # (N, 1)
-        ctx.save_for_backward(x, lse, target)
-        return lse[:, 0] - x[rows, target]                        # (N,)
+        m, s = _shifted_logsumexp(x, 1)                           # (N, 1), (N, 1)
+        ctx.save_for_backward(x, m, s, target)
+        return (m[:, 0] - x[rows, target]) + s[:, 0]              # (N,)
 
     @staticmethod
     def backward(ctx, g):
-        x, lse, target = ctx.saved
+        x, m, s, target = ctx.saved
         xp = get_array_module(x)
-        gx = xp.exp(x - lse)                                      # (N, C) softmax
+        gx = xp.exp((x - m) - s)                                  # (N, C) softmax
         gx[xp.arange(x.shape[0]), target] -= 1                    # - onehot(t)
         gx *= g[:, None]
         return gx
