@@ -12,6 +12,7 @@ from . import backend, functional, ops
 from . import nn
 from . import optim
 from . import data, gan
+from . import metrics
 from .io import CheckpointError, load, save
 from .backend import DeviceMismatchError
 from .gradcheck import GradcheckError, check_adjoint, gradcheck
@@ -35,5 +36,5 @@ __all__ = [
     "reshape", "transpose", "permute", "flatten", "concatenate", "cat", "stack", "pad",
     "backend", "functional", "ops", "nn",
     "optim", "save", "load", "CheckpointError",
-    "data", "gan",
+    "data", "gan", "metrics",
 ]
