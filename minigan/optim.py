@@ -60,6 +60,7 @@ class Optimizer:
             raise ValueError(f"{type(self).__name__}: a parameter appears more than once")
         # state[i]: {"step": int, <state_keys>: arrays}; empty until parameter i gets a step.
         self.state = [{} for _ in self.params]
+        self._scratch_buffers = {}  # (device, dtype) -> flat array, see _scratch
 
     def zero_grad(self):
         """Forget every parameter's gradient (``.grad = None``, as PyTorch's default)."""
@@ -68,6 +69,21 @@ class Optimizer:
 
     def step(self):
         raise NotImplementedError
+
+    def _scratch(self, p):
+        """A temporary array shaped like ``p``, for the intermediate terms of an update.
+
+        One flat buffer per device and dtype, as large as the largest parameter, is reused by
+        every parameter at every step: an update allocates nothing (a fresh temporary of a few
+        MB costs page faults on every step).
+        """
+        buffers = self._scratch_buffers
+        key = (p.device, p.dtype)
+        buf = buffers.get(key)
+        if buf is None or buf.size < p.size:
+            size = max(q.size for q in self.params)
+            buf = buffers[key] = backend.xp_for(p.device).empty(size, dtype=p.dtype)
+        return buf[:p.size].reshape(p.shape)
 
     def _grads(self):
         """(index, parameter, gradient) for every parameter that has a gradient."""
@@ -264,7 +280,8 @@ class SGD(Optimizer):
                     xp.multiply(buf, mu, out=buf)
                     buf += g
                 g = g + mu * buf if self.nesterov else buf
-            p.data -= _scalar(self.lr, p) * g
+            update = xp.multiply(g, _scalar(self.lr, p), out=self._scratch(p))
+            p.data -= update
 
 
 class Adam(Optimizer):
@@ -318,14 +335,19 @@ class Adam(Optimizer):
             st["step"] += 1
             t, m, v = st["step"], st["exp_avg"], st["exp_avg_sq"]
 
+            # In place, every temporary in one reused buffer ``s``: m = beta1 m + (1 - beta1) g
+            s = xp.multiply(g, _scalar(1 - beta1, p), out=self._scratch(p))
             xp.multiply(m, _scalar(beta1, p), out=m)
-            m += _scalar(1 - beta1, p) * g
+            m += s
+            # v = beta2 v + (1 - beta2) g g
+            xp.multiply(g, _scalar(1 - beta2, p), out=s)
+            s *= g
             xp.multiply(v, _scalar(beta2, p), out=v)
-            v += _scalar(1 - beta2, p) * g * g
+            v += s
 
             # Bias corrections in float64 Python arithmetic (beta2^t is close to 1), then cast.
             step_size = _scalar(self.lr / (1 - beta1 ** t), p)
-            denom = xp.sqrt(v)
+            denom = xp.sqrt(v, out=s)
             denom /= _scalar(math.sqrt(1 - beta2 ** t), p)
             denom += _scalar(self.eps, p)
             xp.divide(m, denom, out=denom)

@@ -313,7 +313,7 @@ def backward(tensors, grads=None, retain_graph=False):
         if not t.requires_grad:
             raise RuntimeError("backward through a tensor that does not require grad: no input "
                                "of the computation has requires_grad=True (or it ran in no_grad)")
-        _add_grad(pending, t, _seed_grad(t, g), op="backward")
+        _add_grad(pending, t, _seed_grad(t, g))
 
     for t in _topological_order(tensors):
         entry = pending.pop(id(t), None)
@@ -344,7 +344,11 @@ def backward(tensors, grads=None, retain_graph=False):
                     raise RuntimeError(
                         f"{fn.__name__}.backward returned a {gx.dtype} gradient of shape "
                         f"{tuple(gx.shape)} for input {i} of shape {x.shape} ({x.dtype})")
-                _add_grad(pending, x, gx, op=fn.__name__)
+                # A fresh array (not a view, not g handed on, not returned twice) belongs to
+                # no one else: it may become a leaf's .grad or be added into without a copy.
+                fresh = (gx.base is None and gx is not g
+                         and not any(gx is other for other in in_grads[:i]))
+                _add_grad(pending, x, gx, owned=fresh)
         if not retain_graph:
             t._node = _RELEASED
 
@@ -367,10 +371,12 @@ def _seed_grad(t, g):
     return g
 
 
-def _add_grad(pending, t, g, op):
+def _add_grad(pending, t, g, owned=False):
+    """Add the gradient contribution ``g`` to ``t``'s pending total. ``owned``: no one else
+    holds ``g``, so later contributions may be added into it in place."""
     entry = pending.get(id(t))
     if entry is None:
-        pending[id(t)] = [g, False]
+        pending[id(t)] = [g, owned]
     elif entry[1]:
         entry[0] += g
     else:  # the first sum makes a fresh array that later contributions may be added into

@@ -28,12 +28,16 @@ class Dropout(Function):
                              f"{tuple(x.shape)}")
         ctx.scale = x.dtype.type(0 if p == 1 else 1 / (1 - p))  # in x's dtype: ops keep dtype
         ctx.save_for_backward(mask)
-        return x * mask * ctx.scale
+        y = x * mask
+        y *= ctx.scale  # in place: one temporary array fewer
+        return y
 
     @staticmethod
     def backward(ctx, g):
         (mask,) = ctx.saved
-        return g * mask * ctx.scale
+        gx = g * mask
+        gx *= ctx.scale
+        return gx
 
 
 def _generator(generator, device):
