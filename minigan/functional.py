@@ -8,7 +8,7 @@ backward.
 from .ops.activations import leaky_relu, log_sigmoid, maxout, relu, sigmoid, softplus, tanh
 from .ops.conv import conv2d, conv_transpose2d
 from .ops.dropout import dropout
-from .ops.elementwise import add
+from .ops.linalg import linear as _linear
 from .ops.linalg import matmul
 from .ops.loss import BCE, BCEWithLogits, CrossEntropy, LogSoftmax
 from .ops.norm import batch_norm
@@ -26,11 +26,11 @@ __all__ = [
 def linear(input, weight, bias=None):
     """y = x W^T + b, with ``weight`` of shape ``(out_features, in_features)`` as in PyTorch.
 
-    A composition of matmul, transpose and a broadcast add, so its VJP is theirs:
-    gx = g W, gW = g^T x, gb = sum of g over the batch.
+    Mathematically the composition ``matmul(input, weight.T) + bias``, so its VJP is theirs:
+    gx = g W, gW = g^T x, gb = sum of g over the batch; computed by one fused op
+    (``minigan.ops.linalg.Linear``) that skips the composition's temporaries.
     """
-    y = matmul(input, weight.T)
-    return y if bias is None else add(y, bias)
+    return _linear(input, weight, bias)
 
 
 def _reduce(loss, reduction, op):
