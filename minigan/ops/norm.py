@@ -15,6 +15,9 @@ Written from primitives, the graph would hold a dozen nodes per call; differenti
     gx    = g_hat / sigma                                                       (eval: mu, sigma fixed)
     ggamma = sum(g x_hat),   gbeta = sum(g)
 
+The code evaluates the training gx in the equal form (gamma / sigma)(g - gbeta/M - x_hat ggamma/M),
+four passes over the batch into one new array.
+
 Tests: tests/test_norm.py.
 """
 
@@ -49,7 +52,8 @@ class BatchNorm(Function):
         if training:
             M = x.size // C
             mean = x.mean(axis=axes)
-            var = x.var(axis=axes)  # biased (divides by M): the variance that normalises
+            x_hat = x - mean.reshape(shape)  # centred now, normalised in place below
+            var = (x_hat * x_hat).mean(axis=axes)  # biased (divides by M): it normalises
             if running_mean is not None:
                 # In place: the module's buffers are these arrays. Unbiased for the estimate.
                 running_mean[...] = (1 - momentum) * running_mean + momentum * mean
@@ -57,28 +61,35 @@ class BatchNorm(Function):
         else:
             mean = running_mean.astype(x.dtype, copy=False)
             var = running_var.astype(x.dtype, copy=False)
+            x_hat = x - mean.reshape(shape)
         inv_std = 1 / xp.sqrt(var + x.dtype.type(eps))  # (C,)
-        x_hat = (x - mean.reshape(shape)) * inv_std.reshape(shape)  # (N, C, *)
+        x_hat *= inv_std.reshape(shape)  # (N, C, *)
         ctx.save_for_backward(x_hat, inv_std, gamma)
         ctx.training, ctx.axes, ctx.shape = training, axes, shape
-        return x_hat * gamma.reshape(shape) + beta.reshape(shape)
+        y = x_hat * gamma.reshape(shape)
+        y += beta.reshape(shape)
+        return y
 
     @staticmethod
     def backward(ctx, g):
+        xp = get_array_module(g)
         x_hat, inv_std, gamma = ctx.saved
         axes, shape = ctx.axes, ctx.shape
         gbeta = g.sum(axis=axes)  # (C,)
         ggamma = (g * x_hat).sum(axis=axes)  # (C,)
         if not ctx.needs_input_grad[0]:
             return None, ggamma, gbeta
-        g_hat = g * gamma.reshape(shape)  # dL/dx_hat, (N, C, *)
+        scale = (gamma * inv_std).reshape(shape)  # d y / d x when mu, sigma are constants
         if not ctx.training:  # mu and sigma are constants: a per-channel affine map
-            return g_hat * inv_std.reshape(shape), ggamma, gbeta
+            return g * scale, ggamma, gbeta
         M = g.size // g.shape[1]
-        # sum(g_hat) = gamma * gbeta and sum(g_hat x_hat) = gamma * ggamma: reuse, don't recompute.
-        sum_g_hat = (gamma * gbeta).reshape(shape)
-        sum_g_hat_x_hat = (gamma * ggamma).reshape(shape)
-        gx = (inv_std / M).reshape(shape) * (M * g_hat - sum_g_hat - x_hat * sum_g_hat_x_hat)
+        # The closed form with gamma / sigma factored out, using sum(g_hat) = gamma * gbeta and
+        # sum(g_hat x_hat) = gamma * ggamma:  gx = gamma / sigma (g - gbeta/M - x_hat ggamma/M).
+        # Each line is one pass over (N, C, *) into the one new array.
+        gx = x_hat * (ggamma / M).reshape(shape)
+        gx += (gbeta / M).reshape(shape)
+        xp.subtract(g, gx, out=gx)
+        gx *= scale
         return gx, ggamma, gbeta
 
 
