@@ -58,8 +58,9 @@ def is_grad_enabled():
 class Context:
     """Scratch space that ``forward`` fills and ``backward`` reads.
 
-    ``needs_input_grad[i]`` tells backward whether input ``i`` wants a gradient, so it can skip
-    work (a frozen weight, a constant target).
+    ``needs_input_grad[i]`` tells whether input ``i`` wants a gradient, so that backward can skip
+    work (a frozen weight, a constant target) and forward can skip saving what only that work
+    would read. It is set before ``forward`` runs; under ``no_grad`` every entry is False.
     """
 
     needs_input_grad = ()
@@ -95,6 +96,9 @@ class Function:
         arrays = [t.data for t in tensors]
         xp = backend.get_array_module(*arrays, *params.values(), op=name)
         ctx = Context()
+        record = _grad_enabled and any(t.requires_grad for t in tensors)
+        # Known before forward runs, so that forward saves only what backward will use.
+        ctx.needs_input_grad = tuple(record and t.requires_grad for t in tensors)
         try:
             out = cls.forward(ctx, *arrays, **params)
         except ShapeError:
@@ -108,11 +112,29 @@ class Function:
             raise TypeError(f"{name}.forward returned {out.dtype} for {tensors[0].dtype} "
                             f"inputs; ops must not change dtype")
         result = Tensor._wrap(out)
-        if _grad_enabled and any(t.requires_grad for t in tensors):
-            ctx.needs_input_grad = tuple(t.requires_grad for t in tensors)
+        if record:
             result.requires_grad = True
-            result._node = (cls, ctx, tensors)
+            result._node = _Node(cls, ctx, tensors, out)
         return result
+
+
+class _Node:
+    """One recorded op: its Function, its Context, and per input where the backward walk goes.
+
+    ``inputs[i]`` is the input's own node if it was computed, the input Tensor if it is a leaf
+    that requires grad, and None if it needs no gradient. A computed input is reached through
+    its node, never its Tensor, so the graph keeps no intermediate activation alive: only what
+    ``forward`` saved in ``ctx``. ``shape`` and ``dtype`` are those of the op's output, which
+    its gradient must have. ``ctx`` becomes None when backward releases the node.
+    """
+
+    __slots__ = ("fn", "ctx", "inputs", "shape", "dtype")
+
+    def __init__(self, fn, ctx, tensors, out):
+        self.fn, self.ctx = fn, ctx
+        self.inputs = tuple(t._node if t._node is not None else t if t.requires_grad else None
+                            for t in tensors)
+        self.shape, self.dtype = tuple(out.shape), out.dtype
 
 
 def _as_tensors(inputs, op):
@@ -162,7 +184,7 @@ class Tensor:
                             f"got {self.data.dtype}")
         self.requires_grad = bool(requires_grad)
         self.grad = None
-        self._node = None  # (Function subclass, Context, input Tensors) for a computed tensor
+        self._node = None  # the _Node that computed this tensor; None for a leaf
 
     @classmethod
     def _wrap(cls, array):
@@ -308,28 +330,31 @@ def backward(tensors, grads=None, retain_graph=False):
     """
     if grads is None:
         grads = [None] * len(tensors)
-    pending = {}  # id(tensor) -> [gradient array, owned]; owned arrays may be added to in place
+    # The walk visits nodes (computed tensors) and leaf Tensors: see _Node.
+    pending = {}  # id(node or leaf) -> [gradient array, owned]; owned arrays may be added into
+    roots = []
     for t, g in zip(tensors, grads):
         if not t.requires_grad:
             raise RuntimeError("backward through a tensor that does not require grad: no input "
                                "of the computation has requires_grad=True (or it ran in no_grad)")
-        _add_grad(pending, t, _seed_grad(t, g))
+        roots.append(t if t._node is None else t._node)
+        _add_grad(pending, roots[-1], _seed_grad(t, g))
 
-    for t in _topological_order(tensors):
-        entry = pending.pop(id(t), None)
+    for item in _topological_order(roots):
+        entry = pending.pop(id(item), None)
         if entry is None:
             continue
         g, owned = entry
-        if t._node is None:  # a leaf: keep the gradient
-            if t.grad is None:
-                t.grad = g if owned else g.copy()
+        if isinstance(item, Tensor):  # a leaf: keep the gradient
+            if item.grad is None:
+                item.grad = g if owned else g.copy()
             else:
-                t.grad += g
+                item.grad += g
             continue
-        if t._node is _RELEASED:
+        fn, ctx, inputs = item.fn, item.ctx, item.inputs
+        if ctx is None:
             raise RuntimeError("backward through a graph that was already released; call "
                                "backward(retain_graph=True) the first time to walk it twice")
-        fn, ctx, inputs = t._node
         in_grads = fn.backward(ctx, g)
         if not isinstance(in_grads, tuple):
             in_grads = (in_grads,)
@@ -337,10 +362,10 @@ def backward(tensors, grads=None, retain_graph=False):
             raise RuntimeError(f"{fn.__name__}.backward returned {len(in_grads)} gradients "
                                f"for {len(inputs)} inputs")
         for i, (x, gx) in enumerate(zip(inputs, in_grads)):
-            if x.requires_grad and gx is not None:
+            if x is not None and gx is not None:
                 if not backend.is_array(gx):  # a NumPy scalar from 0-d arithmetic
                     gx = backend.get_array_module(g).asarray(gx)
-                if gx.shape != x.data.shape or gx.dtype != x.dtype:
+                if gx.shape != x.shape or gx.dtype != x.dtype:
                     raise RuntimeError(
                         f"{fn.__name__}.backward returned a {gx.dtype} gradient of shape "
                         f"{tuple(gx.shape)} for input {i} of shape {x.shape} ({x.dtype})")
@@ -350,10 +375,7 @@ def backward(tensors, grads=None, retain_graph=False):
                          and not any(gx is other for other in in_grads[:i]))
                 _add_grad(pending, x, gx, owned=fresh)
         if not retain_graph:
-            t._node = _RELEASED
-
-
-_RELEASED = ("released",)
+            item.ctx = None  # frees what forward saved
 
 
 def _seed_grad(t, g):
@@ -371,23 +393,23 @@ def _seed_grad(t, g):
     return g
 
 
-def _add_grad(pending, t, g, owned=False):
-    """Add the gradient contribution ``g`` to ``t``'s pending total. ``owned``: no one else
-    holds ``g``, so later contributions may be added into it in place."""
-    entry = pending.get(id(t))
+def _add_grad(pending, key, g, owned=False):
+    """Add the gradient contribution ``g`` to the pending total of ``key`` (a node or a leaf).
+    ``owned``: no one else holds ``g``, so later contributions may be added into it in place."""
+    entry = pending.get(id(key))
     if entry is None:
-        pending[id(t)] = [g, owned]
+        pending[id(key)] = [g, owned]
     elif entry[1]:
         entry[0] += g
     else:  # the first sum makes a fresh array that later contributions may be added into
         total = entry[0] + g
         if not backend.is_array(total):
             total = backend.get_array_module(g).asarray(total)
-        pending[id(t)] = [total, True]
+        pending[id(key)] = [total, True]
 
 
 def _topological_order(roots):
-    """Tensors reachable from ``roots``, each after every tensor computed from it.
+    """Nodes and leaves reachable from ``roots``, each after every node computed from it.
 
     An iterative depth-first search: Python's recursion limit would stop a recursive one on
     long graphs (an RNN, a 10,000-op chain).
@@ -395,18 +417,17 @@ def _topological_order(roots):
     order, seen = [], set()
     stack = [(r, False) for r in roots]
     while stack:
-        t, expanded = stack.pop()
+        item, expanded = stack.pop()
         if expanded:
-            order.append(t)
+            order.append(item)
             continue
-        if id(t) in seen:
+        if id(item) in seen:
             continue
-        seen.add(id(t))
-        stack.append((t, True))
-        if t._node is not None and t._node is not _RELEASED:
-            stack.extend((x, False) for x in t._node[2] if x.requires_grad and id(x) not in seen)
+        seen.add(id(item))
+        stack.append((item, True))
+        if isinstance(item, _Node) and item.ctx is not None:
+            stack.extend((x, False) for x in item.inputs if x is not None and id(x) not in seen)
     return reversed(order)
-
 
 
 def unbroadcast(g, shape):
