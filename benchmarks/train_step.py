@@ -331,6 +331,24 @@ def bench(name, batch, device, compare, repeats, memory):
     return row
 
 
+def profile(name, batch, device, repeats, top=15):
+    """cProfile ``repeats`` minigan steps (after a warm-up one); print the top functions by own
+    time. A GEMM is the ``@`` inside a function, so it counts as that function's own time."""
+    import cProfile
+    import pstats
+
+    step, flops = setup(name, batch, device, "minigan")
+    step()
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(repeats):
+        step()
+    profiler.disable()
+    print(f"{name}, batch {batch}, {repeats} steps ({flops / 1e9:.1f} GFLOP each), threads "
+          f"{common.blas_threads()}, load {common.load()}")
+    pstats.Stats(profiler).sort_stats("tottime").print_stats(top)
+
+
 # --- report -----------------------------------------------------------------------------------
 def _fmt(value, spec, width):
     return f"{'-':>{width}}" if value is None else f"{value:>{width}{spec}}"
@@ -371,6 +389,9 @@ def main():
     parser.add_argument("--no-memory", dest="memory", action="store_false",
                         help="skip the peak-memory subprocesses")
     parser.add_argument("--json", metavar="PATH", help="also write the results to PATH")
+    parser.add_argument("--profile", action="store_true",
+                        help="instead of the table, cProfile the minigan step of the first "
+                             "model and batch size and print the functions taking most time")
     parser.add_argument("--memory-child", nargs=3, metavar=("FRAMEWORK", "MODEL", "BATCH"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -393,6 +414,9 @@ def main():
         print(memory_child(name, int(batch), args.device, framework))
         return
 
+    if args.profile:
+        profile(args.models[0], args.batch_sizes[0], args.device, args.repeats)
+        return
     load_before = common.load()
     rows = [bench(name, batch, args.device, args.compare, args.repeats, args.memory)
             for batch in args.batch_sizes for name in args.models]
