@@ -305,7 +305,12 @@ def peak_memory(name, batch, device, framework):
 
 def bench(name, batch, device, compare, repeats, memory):
     xp = backend.xp_for(device)
-    sync = (lambda: xp.cuda.Device().synchronize()) if device == "cuda" else (lambda: None)
+    def sync():  # wait for the GPU, so that a step's time includes its kernels
+        if device == "cuda":
+            xp.cuda.Device().synchronize()
+            if compare:
+                import torch
+                torch.cuda.synchronize()
     matmul, matmul_flops = common.matmul_reference(xp, backend.rng(1, device))
     step, flops = setup(name, batch, device, "minigan")
     fns = [matmul, step]
