@@ -82,7 +82,7 @@ def matmul(x, y):
 
 
 def linear(x, weight, bias=None):
-    """y = x W^T + b with ``weight`` of shape ``(out_features, in_features)``: see :class:`Linear`."""
+    """y = x W^T + b, ``weight`` of shape ``(out_features, in_features)``: see :class:`Linear`."""
     if bias is None:
         return Linear.apply(x, weight)
     return Linear.apply(x, weight, bias)
