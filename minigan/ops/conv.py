@@ -164,7 +164,8 @@ class Conv2d(Function):
         y2, cols = _im2col_gemm(x, w, stride, dilation, pads, (OH, OW))  # (O, P), (C*KH*KW, P)
         if b is not None:
             y2 += b[:, None]
-        ctx.save_for_backward(w, cols)
+        # The columns are needed only for the weight gradient (not while the layer is frozen).
+        ctx.save_for_backward(w, cols if ctx.needs_input_grad[1] else None)
         ctx.geometry = x.shape, stride, dilation, pads, (OH, OW)
         ctx.has_bias = b is not None
         return _unrows(y2, N, OH, OW)  # (N, O, OH, OW)
@@ -207,7 +208,7 @@ class ConvTranspose2d(Function):
         x2 = _rows(x)  # (O, P)
         y = _gemm_col2im(x2, w, (N, C) + tuple(out_hw), stride, dilation, pads, (OH, OW))
         if b is not None:
-            y = y + b[:, None, None]  # (N, C, H, W)
+            y += b[:, None, None]  # (N, C, H, W); y is this op's own fresh array
         ctx.save_for_backward(w, x2)
         ctx.geometry = x.shape, stride, dilation, pads
         ctx.has_bias = b is not None
