@@ -49,7 +49,7 @@ y_train = backend.to_device(train_labels[:n_train].astype(np.int64), device)  # 
 held_out = (train_images[50000:60000], train_labels[50000:60000])  # never trained on
 batches = mnist.Batches(x_train, y_train, batch_size=args.batch_size, seed=args.seed)
 
-# --- model and optimiser -------------------------------------------------------------------------
+# --- model and optimiser ----------------------------------------------------------------------
 model = MNISTClassifier(dropout=args.dropout, seed=args.seed, device=device)
 opt = optim.Adam(model.parameters(), lr=args.lr)
 n_params = sum(p.data.size for p in model.parameters())
@@ -88,7 +88,7 @@ for epoch in range(args.epochs):
     print(f"== epoch {epoch + 1}: loss {seen_loss / seen:.4f}, accuracy on the held-out "
           f"train[50000:60000] {held_acc:.4f}, {time.perf_counter() - start:.0f} s", flush=True)
 
-# --- test accuracy and saving ---------------------------------------------------------------------
+# --- test accuracy and saving -----------------------------------------------------------------
 train_seconds = time.perf_counter() - start
 test_acc = accuracy(test_images, test_labels)                  # all 10,000 test images
 print(f"test accuracy {test_acc:.4f} ({int(round((1 - test_acc) * len(test_labels)))} errors "

@@ -1,0 +1,270 @@
+"""Measure a generator's samples with every metric of minigan.metrics, beside real data.
+
+    python examples/evaluate.py --checkpoint out/mnist/ckpt.npz
+    python examples/evaluate.py --checkpoint out/mnist/ckpt.npz --json out/mnist/eval.json \\
+        --ceiling-cache out/ceiling.npz
+    python examples/evaluate.py --samples samples.npy --range -1,1
+    python examples/evaluate.py --samples samples.npy --range 0,1 --skip-parzen
+
+The protocol (docs/metrics.md): 10,000 samples with pixels in [0, 1] (a checkpoint's samples
+are mapped from the model's ``data_range``, e.g. ``(x + 1) / 2`` for a tanh generator; a
+--samples file is mapped from --range), then
+
+    Parzen   10,000 samples as centres, sigma chosen on 1,000 images of train[50000:60000]
+             (drawn with a fixed seed), scored on all 10,000 test images, mean ± sem
+    FID      minigan's classifier features of the samples vs those of the 10,000 test images
+    IS       the classifier's Inception Score, 10 splits
+    modes    digits holding >= 1% of the samples, and KL(digit histogram || uniform)
+    NN       median L2 distance of a sample to its nearest image of train[0:50000]
+
+Each beside the *real-data ceiling*: the same numbers with the 10,000 held-out training images
+train[50000:60000] in place of samples (for its Parzen score, sigma is chosen on 1,000 images
+of train[0:50000] instead, since the validation images must not be centres themselves). The
+ceiling is computed once per process; --ceiling-cache FILE also keeps it on disk.
+
+--n below 10,000 is OFF PROTOCOL (every metric depends on n): it exists for quick checks and
+tests, and the ceiling is then computed with n held-out images too.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+import minigan
+from minigan import backend, metrics, models
+from minigan.classifier import WEIGHTS_SHA256, load_classifier, sha256_of
+from minigan.data import mnist
+
+PROTOCOL_N = 10000
+SPLITS = 10                  # Inception Score splits
+MODE_THRESHOLD = 0.01        # a digit is a covered mode with >= 1% of the samples
+VALIDATION_N = 1000          # Parzen validation images
+VALIDATION_SEED = 0          # which 1,000 (and which n held-out images when n < 10,000)
+CACHE_VERSION = 1
+
+# Computed once per process (a caller that evaluates many checkpoints pays for them once):
+_memo = {"reference": {}, "test_features": {}, "ceiling": {}}
+
+
+# --- data -------------------------------------------------------------------------------------
+def load_reference(data_dir=None):
+    """The real images the metrics need, in [0, 1], float32 (N, 1, 28, 28). Memoised."""
+    if data_dir in _memo["reference"]:
+        return _memo["reference"][data_dir]
+    train, _ = mnist.load_mnist("train", data_dir=data_dir)            # (60000, 28, 28) uint8
+    test, _ = mnist.load_mnist("test", data_dir=data_dir)              # (10000, 28, 28) uint8
+    rng = np.random.default_rng(VALIDATION_SEED)
+    pick = rng.choice(10000, VALIDATION_N, replace=False)
+    ref = _memo["reference"][data_dir] = {
+        "train": mnist.scale(train[:50000], (0.0, 1.0)),               # what models train on
+        "held_out": mnist.scale(train[50000:60000], (0.0, 1.0)),       # never trained on
+        "test": mnist.scale(test, (0.0, 1.0)),                         # all 10,000, unsplit
+        "validation": mnist.scale(train[50000:60000][pick], (0.0, 1.0)),
+        "validation_ceiling": mnist.scale(train[:50000][np.sort(
+            rng.choice(50000, VALIDATION_N, replace=False))], (0.0, 1.0)),
+    }
+    return ref
+
+
+def reference_features(ref, clf, clf_sha256):
+    """The classifier's features of the 10,000 test images, (10000, 128). Memoised."""
+    key = (id(ref), clf_sha256)
+    if key not in _memo["test_features"]:
+        _memo["test_features"][key] = clf.features(ref["test"])
+    return _memo["test_features"][key]
+
+
+def to_unit_range(x, data_range, what):
+    """Map ``x`` from ``data_range`` to [0, 1], refusing values outside ``data_range``."""
+    low, high = data_range
+    lo, hi = float(x.min()), float(x.max())
+    tol = 1e-5 * (high - low)
+    if lo < low - tol or hi > high + tol:
+        raise ValueError(f"{what}: values in [{lo:.4g}, {hi:.4g}] lie outside the declared range "
+                         f"[{low:g}, {high:g}]; pass the right --range")
+    x = (x.astype(np.float64) - low) / (high - low)
+    return np.clip(x, 0.0, 1.0).astype(np.float32)                     # roundoff only
+
+
+def generate(checkpoint, n, seed, device, batch_size=500):
+    """n samples of a checkpoint's generator (as examples/sample.py), mapped to [0, 1]."""
+    ckpt = minigan.load(checkpoint, device=device)
+    arch, latent_dim = ckpt["config"]["arch"], ckpt["config"]["latent_dim"]
+    G, _ = models.build(arch, latent_dim, device=device)
+    G.load_state_dict(ckpt["G"])
+    G.eval()                                                           # batch norm: running stats
+    rng = backend.rng(seed, device)
+    chunks = []
+    with minigan.no_grad():
+        for start in range(0, n, batch_size):
+            z = models.sample_noise(arch, min(batch_size, n - start), latent_dim, rng, device)
+            chunks.append(G(z).numpy())                                # (b, 1, 28, 28)
+    samples = np.concatenate(chunks)                                   # (n, 1, 28, 28)
+    source = {"checkpoint": os.fspath(checkpoint), "arch": arch, "step": ckpt.get("step"),
+              "seed": seed}
+    return to_unit_range(samples, models.SPECS[arch].data_range, checkpoint), source
+
+
+# --- the metrics of one image set -------------------------------------------------------------
+def measure(x, ref, clf, test_features, parzen=True, validation="validation"):
+    """Every metric of the images ``x`` (n, 1, 28, 28) in [0, 1]: a flat dict."""
+    out = {"n": int(x.shape[0])}
+    times = {}
+    t = time.perf_counter()
+    if parzen:
+        p = metrics.parzen_log_likelihood(x, ref["test"], ref[validation])
+        out.update(parzen_mean=p.mean, parzen_sem=p.sem, parzen_sigma=p.sigma)
+    else:
+        out.update(parzen_mean=None, parzen_sem=None, parzen_sigma=None)
+    times["parzen"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    features, probs = clf.features(x), clf.probs(x)                   # (n, 128), (n, 10)
+    times["classifier"] = time.perf_counter() - t
+    out["fid"] = metrics.fid(features, test_features)
+    out["is_mean"], out["is_std"] = metrics.inception_score(probs, splits=min(SPLITS, len(x)))
+    modes, hist = metrics.mode_counts(probs, 10, MODE_THRESHOLD)
+    out.update(modes=modes, digit_histogram=hist.tolist(),
+               kl_to_uniform=metrics.kl_to_uniform(hist))
+
+    t = time.perf_counter()
+    out["nn_median"] = metrics.nearest_neighbour_distance(x, ref["train"])
+    times["nearest_neighbour"] = time.perf_counter() - t
+    out["seconds"] = {k: round(v, 2) for k, v in times.items()}
+    return out
+
+
+def ceiling(ref, clf, test_features, n, parzen, cache_file=None, clf_sha256=WEIGHTS_SHA256):
+    """The metrics of n held-out real images (train[50000:60000]): memoised, optionally on disk."""
+    key = (id(ref), n, parzen, clf_sha256)
+    fingerprint = {"version": CACHE_VERSION, "n": n, "parzen": parzen,
+                   "classifier_sha256": clf_sha256}
+    cached = None
+    if cache_file and os.path.exists(cache_file):
+        cached = minigan.load(cache_file)
+        if cached.get("fingerprint") != fingerprint:
+            cached = None                                  # another protocol: recompute
+    if key not in _memo["ceiling"]:
+        if cached is not None:
+            _memo["ceiling"][key] = cached["ceiling"]
+        else:
+            x = ref["held_out"]
+            if n < len(x):  # off protocol: n held-out images drawn with a fixed seed
+                pick = np.random.default_rng(VALIDATION_SEED).choice(len(x), n, replace=False)
+                x = x[np.sort(pick)]
+            _memo["ceiling"][key] = measure(x, ref, clf, test_features, parzen,
+                                            validation="validation_ceiling")
+    row = _memo["ceiling"][key]
+    if cache_file and cached is None:
+        os.makedirs(os.path.dirname(os.path.abspath(cache_file)), exist_ok=True)
+        minigan.save(cache_file, fingerprint=fingerprint, ceiling=row)
+    return row
+
+
+# --- the table --------------------------------------------------------------------------------
+def _fmt(row, key):
+    v = row.get(key)
+    if key == "parzen":
+        return "skipped" if row["parzen_mean"] is None else \
+            f"{row['parzen_mean']:.2f} ± {row['parzen_sem']:.2f}"
+    if key == "parzen_sigma":
+        return "" if v is None else f"{v:.4f}"
+    if key == "is":
+        return f"{row['is_mean']:.3f} ± {row['is_std']:.3f}"
+    if key == "modes":
+        return f"{v} / 10"
+    return f"{v:.4f}" if key in ("kl_to_uniform",) else f"{v:.3f}"
+
+
+ROWS = [("Parzen log-likelihood (nats)", "parzen"), ("  Parzen sigma", "parzen_sigma"),
+        ("FID (minigan classifier)", "fid"), ("Inception score (10 splits)", "is"),
+        ("modes covered (>= 1%)", "modes"), ("KL(digits || uniform) (nats)", "kl_to_uniform"),
+        ("median NN distance to train", "nn_median")]
+
+
+def table(samples, real):
+    lines = [f"{'metric':<32}{'samples':>20}{'real (held-out)':>20}", "-" * 72]
+    for label, key in ROWS:
+        lines.append(f"{label:<32}{_fmt(samples, key):>20}{_fmt(real, key):>20}")
+    return "\n".join(lines)
+
+
+# --- main -------------------------------------------------------------------------------------
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--checkpoint", help="a ckpt.npz written by examples/mnist.py")
+    source.add_argument("--samples", help="a .npy file of images (N, 1, 28, 28) or (N, 784)")
+    parser.add_argument("--range", default=None,
+                        help="value range of --samples: -1,1 (tanh) or 0,1 (sigmoid)")
+    parser.add_argument("--n", type=int, default=PROTOCOL_N,
+                        help="number of samples (the protocol: 10000; fewer is off protocol)")
+    parser.add_argument("--json", default=None, help="write the results to this JSON file")
+    parser.add_argument("--skip-parzen", action="store_true", help="leave out the Parzen score")
+    parser.add_argument("--ceiling-cache", default=None,
+                        help="keep the real-data ceiling in this .npz file between runs")
+    parser.add_argument("--seed", type=int, default=0, help="noise seed for --checkpoint")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
+                        help="where the generator runs (the metrics run on the CPU)")
+    parser.add_argument("--data-dir", default=None, help="directory with the MNIST files")
+    parser.add_argument("--classifier", default=None,
+                        help="another classifier file (default: the committed weights)")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    for i, arg in enumerate(argv[:-1]):   # "--range -1,1": argparse would take -1,1 for an option
+        if arg == "--range":
+            argv[i:i + 2] = [f"--range={argv[i + 1]}"]
+            break
+    args = parser.parse_args(argv)
+    if not 10 <= args.n <= PROTOCOL_N:
+        parser.error(f"--n must lie in [10, {PROTOCOL_N}], got {args.n}")
+    start = time.perf_counter()
+
+    if args.checkpoint:
+        x, source_info = generate(args.checkpoint, args.n, args.seed, args.device)
+    else:
+        if args.range is None:
+            parser.error("--samples needs --range: -1,1 for a tanh generator, 0,1 for sigmoid")
+        data_range = tuple(float(v) for v in args.range.split(","))
+        if len(data_range) != 2 or not data_range[0] < data_range[1]:
+            parser.error(f"--range must be two increasing numbers like -1,1; got {args.range}")
+        x = np.load(args.samples, allow_pickle=False)
+        if x.shape[0] < args.n:
+            parser.error(f"{args.samples} holds {x.shape[0]} images, fewer than --n {args.n}")
+        x = to_unit_range(x[:args.n].reshape(args.n, 1, 28, 28), data_range, args.samples)
+        source_info = {"samples": os.fspath(args.samples), "range": list(data_range)}
+    generate_seconds = time.perf_counter() - start
+
+    ref = load_reference(args.data_dir)
+    clf = load_classifier(args.classifier)
+    clf_sha256 = WEIGHTS_SHA256 if args.classifier is None else sha256_of(args.classifier)
+    test_f = reference_features(ref, clf, clf_sha256)                      # (10000, 128)
+    parzen = not args.skip_parzen
+    real = ceiling(ref, clf, test_f, args.n, parzen, args.ceiling_cache, clf_sha256)
+    samples = measure(x, ref, clf, test_f, parzen)
+
+    off = args.n != PROTOCOL_N
+    print(table(samples, real))
+    if off:
+        print(f"(n = {args.n}: OFF PROTOCOL, numbers are not comparable with n = {PROTOCOL_N})")
+    seconds = time.perf_counter() - start
+    print(f"{seconds:.1f} s (sample generation {generate_seconds:.1f} s)")
+    result = {"protocol": {"n": args.n, "off_protocol": off, "splits": SPLITS,
+                           "mode_threshold": MODE_THRESHOLD, "validation_n": VALIDATION_N,
+                           "classifier_sha256": clf_sha256},
+              "source": source_info, "samples": samples, "real": real,
+              "seconds": round(seconds, 2)}
+    if args.json:
+        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=2)
+        print(f"wrote {args.json}")
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,113 @@
+"""examples/evaluate.py on known cases, with small (off-protocol) --n to stay fast.
+
+Real held-out images as "samples" must look like the real-data ceiling (small FID, ten modes);
+a set of one digit must give one mode and an Inception Score near 1; the JSON must hold every
+metric; the checkpoint path must generate and measure; bad ranges must be refused.
+Runs in-process (main(argv)), so the reference data and test features are loaded once.
+Needs MINIGAN_DATA (the directory of the four MNIST files), as CI sets it.
+"""
+
+import importlib.util
+import json
+import os
+
+import numpy as np
+import pytest
+
+import minigan
+from minigan import models
+from minigan.data import mnist
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DATA = os.environ.get("MINIGAN_DATA")
+pytestmark = pytest.mark.skipif(not DATA, reason="MINIGAN_DATA (the MNIST directory) is not set")
+
+METRIC_KEYS = {"n", "parzen_mean", "parzen_sem", "parzen_sigma", "fid", "is_mean", "is_std",
+               "modes", "digit_histogram", "kl_to_uniform", "nn_median", "seconds"}
+
+
+@pytest.fixture(scope="module")
+def evaluate():
+    spec = importlib.util.spec_from_file_location("evaluate",
+                                                  os.path.join(ROOT, "examples", "evaluate.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def held_out():
+    """Images and labels of train[50000:60000], as uint8."""
+    images, labels = mnist.load_mnist("train", data_dir=DATA)
+    return images[50000:60000], labels[50000:60000]
+
+
+def save_samples(path, images, data_range=(-1.0, 1.0)):
+    np.save(path, mnist.scale(images, data_range))                   # (n, 1, 28, 28) float32
+    return str(path)
+
+
+def test_real_images_score_like_the_ceiling_and_json_has_every_key(evaluate, held_out,
+                                                                   tmp_path):
+    images, _ = held_out
+    pick = np.random.default_rng(1).choice(len(images), 400, replace=False)
+    path = save_samples(tmp_path / "real.npy", images[pick])
+    out = tmp_path / "eval.json"
+    result = evaluate.main(["--samples", path, "--range", "-1,1", "--n", "400",
+                            "--json", str(out)])
+    saved = json.loads(out.read_text())
+    assert saved["protocol"]["off_protocol"] is True and saved["protocol"]["n"] == 400
+    for row in ("samples", "real"):
+        assert set(saved[row]) == METRIC_KEYS
+        assert saved[row]["n"] == 400
+    s, r = result["samples"], result["real"]
+    assert s["modes"] == 10 and r["modes"] == 10
+    assert s["kl_to_uniform"] < 0.05
+    # 400 real images against the test set: FID is the small-sample bias only, about the
+    # ceiling's own; far below the FID of a single digit (test below: hundreds).
+    assert s["fid"] < 2 * r["fid"] + 1.0
+    assert s["is_mean"] > 5.0                         # 40 images per split: below 10, well above 1
+    assert abs(s["parzen_mean"] - r["parzen_mean"]) < 5 * (s["parzen_sem"] + r["parzen_sem"])
+    assert 0.5 * r["nn_median"] < s["nn_median"] < 2 * r["nn_median"]
+
+
+def test_one_digit_gives_one_mode_and_is_near_one(evaluate, held_out, tmp_path):
+    images, labels = held_out
+    sevens = images[labels == 7][:300]
+    path = save_samples(tmp_path / "sevens.npy", sevens, (0.0, 1.0))
+    result = evaluate.main(["--samples", path, "--range", "0,1", "--n", "300", "--skip-parzen"])
+    s = result["samples"]
+    assert s["modes"] == 1 and s["digit_histogram"][7] >= 297
+    assert s["is_mean"] < 1.2
+    assert s["kl_to_uniform"] > 0.9 * np.log(10)
+    assert s["fid"] > 10 * result["real"]["fid"]
+    assert s["parzen_mean"] is None and result["real"]["parzen_mean"] is None
+
+
+def test_checkpoint_is_sampled_and_measured(evaluate, tmp_path):
+    G, D = models.build("mlp_sigmoid", latent_dim=8, seed=0)
+    ckpt = tmp_path / "ckpt.npz"
+    minigan.save(ckpt, G=G, D=D, step=0, config={"arch": "mlp_sigmoid", "latent_dim": 8})
+    result = evaluate.main(["--checkpoint", str(ckpt), "--n", "100", "--skip-parzen"])
+    assert result["source"]["arch"] == "mlp_sigmoid"
+    assert set(result["samples"]) == METRIC_KEYS and result["samples"]["n"] == 100
+
+
+def test_ceiling_cache_round_trip(evaluate, held_out, tmp_path):
+    images, _ = held_out
+    path = save_samples(tmp_path / "s.npy", images[:100])
+    cache = tmp_path / "ceiling.npz"
+    argv = ["--samples", path, "--range", "-1,1", "--n", "100", "--skip-parzen",
+            "--ceiling-cache", str(cache)]
+    first = evaluate.main(argv)["real"]
+    assert cache.exists()
+    evaluate._memo["ceiling"].clear()                # forget the in-memory copy: read the file
+    assert evaluate.main(argv)["real"] == first
+
+
+def test_samples_outside_the_declared_range_are_refused(evaluate, held_out, tmp_path):
+    path = save_samples(tmp_path / "tanh.npy", held_out[0][:50], (-1.0, 1.0))
+    with pytest.raises(ValueError, match="range"):
+        evaluate.main(["--samples", path, "--range", "0,1", "--n", "50", "--skip-parzen"])
+    with pytest.raises(SystemExit):                  # --samples without --range
+        evaluate.main(["--samples", path, "--n", "50"])
