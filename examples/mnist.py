@@ -71,7 +71,9 @@ def step_seed(*parts):
 
 # --- data -------------------------------------------------------------------------------------
 images, _ = mnist.load_mnist("train", data_dir=args.data_dir)       # (60000, 28, 28) uint8
-x_train = mnist.scale(images, spec.data_range, device=device)       # (60000, 1, 28, 28) float32
+# train[50000:60000] is held out, as in Goodfellow et al. 2014: examples/evaluate.py chooses the
+# Parzen window on it and scores real images from it as the ceiling for the generated ones.
+x_train = mnist.scale(images[:50000], spec.data_range, device=device)  # (50000, 1, 28, 28)
 batches = mnist.Batches(x_train, batch_size=args.batch_size, seed=args.seed)
 
 # --- models and optimisers ----------------------------------------------------------------------
