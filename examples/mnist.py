@@ -39,7 +39,7 @@ parser = argparse.ArgumentParser(description=__doc__.split("\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
 parser.add_argument("--arch", default="mlp", choices=models.names(),
                     help="architecture from minigan.models (default: mlp)")
-parser.add_argument("--steps", type=int, default=20000, help="training steps (D then G update)")
+parser.add_argument("--steps", type=int, default=15000, help="training steps (D then G update)")
 parser.add_argument("--batch-size", type=int, default=64)
 parser.add_argument("--lr", type=float, default=None, help="learning rate (default: the model's)")
 parser.add_argument("--beta1", type=float, default=None, help="Adam's beta1 (default: the model's)")
