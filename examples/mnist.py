@@ -41,6 +41,8 @@ parser.add_argument("--arch", default="mlp", choices=models.names(),
                     help="architecture from minigan.models (default: mlp)")
 parser.add_argument("--steps", type=int, default=15000, help="training steps (D then G update)")
 parser.add_argument("--batch-size", type=int, default=64)
+parser.add_argument("--optimizer", default=None, choices=["adam", "sgd"],
+                    help="switch optimiser (default: the model's own; see minigan.models)")
 parser.add_argument("--lr", type=float, default=None, help="learning rate (default: the model's)")
 parser.add_argument("--beta1", type=float, default=None, help="Adam's beta1 (default: the model's)")
 parser.add_argument("--k", type=int, default=1, help="D updates per G update (Algorithm 1's k)")
@@ -78,7 +80,7 @@ batches = mnist.Batches(x_train, batch_size=args.batch_size, seed=args.seed)
 
 # --- models and optimisers ----------------------------------------------------------------------
 G, D = models.build(args.arch, args.latent_dim, seed=args.seed, device=device)
-opt_G, opt_D = models.make_optimizers(args.arch, G, D, lr=args.lr,
+opt_G, opt_D = models.make_optimizers(args.arch, G, D, optimizer=args.optimizer, lr=args.lr,
                                       betas=None if args.beta1 is None else (args.beta1, 0.999))
 fixed_z = models.sample_noise(args.arch, 64, args.latent_dim, backend.rng(step_seed(0, 0), device),
                               device)                              # (64, latent_dim)

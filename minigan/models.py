@@ -15,8 +15,9 @@ norm with momentum 0.99 and epsilon 1e-3 -- PyTorch's ``momentum=0.01, eps=1e-3`
 import math
 from dataclasses import dataclass, field
 
-from . import backend, nn
+from . import backend, nn, optim
 from .nn import init
+from .tensor import Tensor
 
 __all__ = ["ModelSpec", "SPECS", "names", "build", "make_optimizers", "sample_noise"]
 
@@ -279,11 +280,21 @@ def _initialise(model, scheme):
             init.zeros_(bias)
 
 
-def make_optimizers(name, G, D, **overrides):
-    """The architecture's recommended optimisers for G and D (overrides: lr, betas, momentum)."""
-    from . import optim
+_OPTIMIZER_DEFAULTS = {"adam": dict(name="adam", lr=2e-4, betas=(0.5, 0.999)),
+                       "sgd": dict(name="sgd", lr=0.1, momentum=0.5)}
 
-    settings = {**_spec(name).optimizer, **{k: v for k, v in overrides.items() if v is not None}}
+
+def make_optimizers(name, G, D, optimizer=None, **overrides):
+    """The architecture's recommended optimisers for G and D.
+
+    Args:
+        optimizer: None for the model's own choice, or "adam" / "sgd" to switch (starting from
+            that optimiser's usual GAN settings: Adam 2e-4 with beta1 0.5, SGD 0.1 with momentum
+            0.5).
+        overrides: lr, betas (Adam), momentum (SGD); None leaves a setting as it is.
+    """
+    base = _spec(name).optimizer if optimizer is None else _OPTIMIZER_DEFAULTS[optimizer]
+    settings = {**base, **{k: v for k, v in overrides.items() if v is not None}}
     kind = settings.pop("name")
     if kind == "adam":
         settings.pop("momentum", None)
@@ -305,7 +316,6 @@ def sample_noise(name, n, latent_dim=100, generator=None, device="cpu", dtype="f
         z = gen.uniform(-1.0, 1.0, size=shape)
     else:
         z = gen.standard_normal(size=shape)
-    from .tensor import Tensor
     return Tensor(z.astype(dtype, copy=False))
 
 
