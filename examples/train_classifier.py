@@ -1,6 +1,6 @@
 """Train minigan's MNIST classifier (the feature extractor of FID, IS and the mode count).
 
-    python examples/train_classifier.py --epochs 5 --seed 0        # the committed weights
+    python examples/train_classifier.py --seed 0                   # the committed weights
     python examples/train_classifier.py --epochs 1 --limit 5000 --out /tmp/clf.npz   # a quick try
 
 Trains on train[0:50000] only: train[50000:60000] is held out (it chooses the Parzen bandwidth
@@ -25,10 +25,10 @@ from minigan.data import mnist
 # --- settings ---------------------------------------------------------------------------------
 parser = argparse.ArgumentParser(description=__doc__.split("\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-parser.add_argument("--epochs", type=int, default=5)
+parser.add_argument("--epochs", type=int, default=8)
 parser.add_argument("--batch-size", type=int, default=64)
 parser.add_argument("--lr", type=float, default=1e-3, help="Adam's learning rate, first epoch")
-parser.add_argument("--lr-decay", type=float, default=0.5, help="lr factor after every epoch")
+parser.add_argument("--lr-decay", type=float, default=0.7, help="lr factor after every epoch")
 parser.add_argument("--dropout", type=float, default=0.25, help="before the last layer")
 parser.add_argument("--seed", type=int, default=0, help="weights, dropout and data order")
 parser.add_argument("--limit", type=int, default=None,
