@@ -43,7 +43,10 @@ parser.add_argument("--steps", type=int, default=15000, help="training steps (D 
 parser.add_argument("--batch-size", type=int, default=64)
 parser.add_argument("--optimizer", default=None, choices=["adam", "sgd"],
                     help="switch optimiser (default: the model's own; see minigan.models)")
-parser.add_argument("--lr", type=float, default=None, help="learning rate (default: the model's)")
+parser.add_argument("--lr", type=float, default=None,
+                    help="learning rate of G and D (default: the model's)")
+parser.add_argument("--lr-d", type=float, default=None,
+                    help="D's learning rate where it should differ from G's (default: the model's)")
 parser.add_argument("--beta1", type=float, default=None, help="Adam's beta1 (default: the model's)")
 parser.add_argument("--k", type=int, default=1, help="D updates per G update (Algorithm 1's k)")
 parser.add_argument("--saturating", action="store_true",
@@ -79,8 +82,10 @@ x_train = mnist.scale(images[:50000], spec.data_range, device=device)  # (50000,
 batches = mnist.Batches(x_train, batch_size=args.batch_size, seed=args.seed)
 
 # --- models and optimisers ----------------------------------------------------------------------
-G, D = models.build(args.arch, args.latent_dim, seed=args.seed, device=device)
+G, D = models.build(args.arch, args.latent_dim, seed=args.seed, device=device,
+                    data=x_train)                              # some start G's bias from the data
 opt_G, opt_D = models.make_optimizers(args.arch, G, D, optimizer=args.optimizer, lr=args.lr,
+                                      lr_d=args.lr_d,
                                       betas=None if args.beta1 is None else (args.beta1, 0.999))
 fixed_z = models.sample_noise(args.arch, 64, args.latent_dim, backend.rng(step_seed(0, 0), device),
                               device)                              # (64, latent_dim)

@@ -15,11 +15,14 @@ norm with momentum 0.99 and epsilon 1e-3 -- PyTorch's ``momentum=0.01, eps=1e-3`
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from . import backend, nn, optim
 from .nn import init
 from .tensor import Tensor
 
-__all__ = ["ModelSpec", "SPECS", "names", "build", "make_optimizers", "sample_noise"]
+__all__ = ["ModelSpec", "SPECS", "names", "build", "init_output_bias", "make_optimizers",
+           "sample_noise"]
 
 
 @dataclass(frozen=True)
@@ -32,8 +35,9 @@ class ModelSpec:
     data_range: tuple = (-1.0, 1.0)  # the generator's output range; data is scaled to match
     noise: str = "normal"          # "normal": N(0, 1); "uniform": U(-1, 1)
     optimizer: dict = field(default_factory=lambda: dict(
-        name="adam", lr=2e-4, betas=(0.5, 0.999)))
-    init: str = "pytorch"          # "keras" (Glorot uniform, zero bias), "dcgan" (N(0, 0.02))
+        name="adam", lr=2e-4, betas=(0.5, 0.999)))  # "lr_d": D's rate where it differs from G's
+    init: object = "pytorch"       # one scheme for both networks, or (G's, D's); see _initialise
+    output_bias: str = "zeros"     # "marginals": G's last bias from the data (init_output_bias)
 
 
 # --- building blocks ------------------------------------------------------------------------
@@ -218,8 +222,12 @@ SPECS = {s.name: s for s in [
     ModelSpec(
         "mlp_sigmoid", _mlp_sigmoid_generator, _mlp_sigmoid_discriminator,
         source="A small fully connected GAN with a sigmoid output, for data in [0, 1] "
-               "(100-128-256-784 generator, 784-256-128-1 discriminator).",
-        data_range=(0.0, 1.0)),
+               "(100-128-256-784 generator, 784-256-128-1 discriminator). G starts with He "
+               "weights and the data's mean image as its output bias, and D learns at half G's "
+               "rate: with PyTorch's default weights G's output hardly depends on z at the start, "
+               "D wins within 1,000 steps and G collapses to one binary image (docs/models.md).",
+        data_range=(0.0, 1.0), init=("he", "pytorch"), output_bias="marginals",
+        optimizer=dict(name="adam", lr=2e-4, lr_d=1e-4, betas=(0.5, 0.999))),
     ModelSpec(
         "goodfellow2014", _goodfellow2014_generator, _goodfellow2014_discriminator,
         source="Goodfellow et al., 'Generative Adversarial Nets', NeurIPS 2014, MNIST model: "
@@ -241,7 +249,7 @@ def _spec(name):
     return SPECS[name]
 
 
-def build(name, latent_dim=100, seed=None, device="cpu"):
+def build(name, latent_dim=100, seed=None, device="cpu", data=None):
     """Build the generator and discriminator of the architecture ``name``.
 
     Args:
@@ -249,6 +257,9 @@ def build(name, latent_dim=100, seed=None, device="cpu"):
         latent_dim: size of the noise vector z.
         seed: makes the initial weights reproducible.
         device: "cpu" or "cuda".
+        data: training images in the model's data range, ``(N, 1, 28, 28)``. Models whose spec
+            says ``output_bias="marginals"`` start G's output bias from them
+            (:func:`init_output_bias`); other models ignore them.
 
     Returns:
         ``(G, D)``: G maps ``(N, latent_dim)`` noise to ``(N, 1, 28, 28)`` images, D maps images
@@ -258,13 +269,22 @@ def build(name, latent_dim=100, seed=None, device="cpu"):
     if seed is not None:
         init.manual_seed(seed)
     G, D = spec.generator(latent_dim), spec.discriminator()
-    for module in (G, D):
-        _initialise(module, spec.init)
+    schemes = spec.init if isinstance(spec.init, tuple) else (spec.init, spec.init)
+    for module, scheme in zip((G, D), schemes):
+        _initialise(module, scheme)
+    if spec.output_bias == "marginals" and data is not None:
+        init_output_bias(G, data, spec.data_range)
     return G.to(device), D.to(device)
 
 
 def _initialise(model, scheme):
-    """Re-initialise weights for Keras ports and DCGAN; "pytorch" keeps the layers' defaults."""
+    """Re-initialise a network's weights; "pytorch" keeps the layers' own defaults.
+
+    "keras": Glorot uniform, zero biases (Keras' defaults). "dcgan": N(0, 0.02), batch norm
+    scales N(1, 0.02) (Radford et al.). "he": Kaiming uniform with the ReLU gain sqrt(2), zero
+    biases: the pre-activations keep their scale through the layers, so from the first step G's
+    output depends on z. "uniform:R": U(-R, R) weights and zero biases (pylearn2's "irange").
+    """
     if scheme == "pytorch":
         return
     for layer in model.modules():
@@ -276,8 +296,41 @@ def _initialise(model, scheme):
             init.xavier_uniform_(weight)
         elif scheme == "dcgan":
             init.normal_(weight, mean=1.0 if is_norm else 0.0, std=0.02)
+        elif scheme == "he" and not is_norm:
+            init.kaiming_uniform_(weight, nonlinearity="relu")
+        elif scheme.startswith("uniform:") and not is_norm:
+            r = float(scheme.split(":")[1])
+            init.uniform_(weight, -r, r)
+        elif scheme not in ("keras", "dcgan", "he") and not scheme.startswith("uniform:"):
+            raise ValueError(f"unknown init scheme {scheme!r}")
         if bias is not None and not (scheme == "keras" and is_norm):
             init.zeros_(bias)
+
+
+def init_output_bias(G, data, data_range=(0.0, 1.0)):
+    """Start a sigmoid generator at the data's mean image: its last bias = logit of the marginals.
+
+    Goodfellow et al. 2014 initialised the sigmoid output layer of their MNIST generator so that
+    sigmoid(bias) is the mean of every pixel over the training set (pylearn2's
+    ``init_sigmoid_bias_from_marginals``). An untrained G then draws the mean image instead of a
+    uniform grey 0.5, and the background pixels, which are 0 in every real image, start near 0
+    rather than having to be pushed there while D is learning to tell grey from black.
+
+    Args:
+        G: a generator whose last layer with a bias is the Linear before its output sigmoid.
+        data: training images ``(N, 1, 28, 28)`` (array or Tensor) in ``data_range``.
+        data_range: the data's range, mapped to [0, 1] before the mean is taken.
+    """
+    last = [m for m in G.modules() if getattr(m, "bias", None) is not None][-1]
+    x = backend.to_numpy(data.data if isinstance(data, Tensor) else data)
+    low, high = data_range
+    p = ((x.reshape(x.shape[0], -1).astype(np.float64) - low) / (high - low)).mean(axis=0)
+    if p.shape != last.bias.shape:
+        raise ValueError(f"init_output_bias: the data has {p.size} pixels but G's last bias has "
+                         f"shape {last.bias.shape}")
+    p = np.clip(p, 1e-3, 1 - 1e-3)          # all-black corner pixels would give logit -inf
+    bias = np.log(p / (1 - p)).astype(last.bias.dtype)
+    last.bias.data[...] = backend.to_device(bias, last.bias.device)
 
 
 _OPTIMIZER_DEFAULTS = {"adam": dict(name="adam", lr=2e-4, betas=(0.5, 0.999)),
@@ -291,18 +344,23 @@ def make_optimizers(name, G, D, optimizer=None, **overrides):
         optimizer: None for the model's own choice, or "adam" / "sgd" to switch (starting from
             that optimiser's usual GAN settings: Adam 2e-4 with beta1 0.5, SGD 0.1 with momentum
             0.5).
-        overrides: lr, betas (Adam), momentum (SGD); None leaves a setting as it is.
+        overrides: lr (both networks), lr_d (D's alone), betas (Adam), momentum (SGD); None
+            leaves a setting as it is.
     """
     base = _spec(name).optimizer if optimizer is None else _OPTIMIZER_DEFAULTS[optimizer]
-    settings = {**base, **{k: v for k, v in overrides.items() if v is not None}}
+    given = {k: v for k, v in overrides.items() if v is not None}
+    settings = {**base, **given}
+    if "lr" in given and "lr_d" not in given:
+        settings.pop("lr_d", None)          # a new lr replaces both networks' rates
     kind = settings.pop("name")
+    lr_d = settings.pop("lr_d", settings["lr"])
     if kind == "adam":
         settings.pop("momentum", None)
         make = optim.Adam
     else:
         settings.pop("betas", None)
         make = optim.SGD
-    return make(G.parameters(), **settings), make(D.parameters(), **settings)
+    return make(G.parameters(), **settings), make(D.parameters(), **{**settings, "lr": lr_d})
 
 
 def sample_noise(name, n, latent_dim=100, generator=None, device="cpu", dtype="float32"):

@@ -74,6 +74,63 @@ def test_build_is_reproducible():
         assert ka == kb and np.array_equal(va, vb)
 
 
+def test_init_output_bias_starts_at_the_mean_image():
+    """sigmoid(G's last bias) is the per-pixel data mean, clipped away from 0 and 1."""
+    rng = np.random.default_rng(0)
+    data = (rng.random((50, 1, 28, 28)) < rng.random((1, 1, 28, 28))).astype(np.float32)
+    data[:, :, 0, 0] = 0.0                                   # an always-black corner pixel
+    G, _ = models.build("goodfellow2014", seed=0)
+    models.init_output_bias(G, data)
+    bias = G[4].bias.data.astype(np.float64)
+    expected = np.clip(data.reshape(50, -1).mean(axis=0), 1e-3, 1 - 1e-3)
+    np.testing.assert_allclose(1 / (1 + np.exp(-bias)), expected, rtol=1e-5)
+    # Data in [-1, 1] is mapped to [0, 1] first.
+    models.init_output_bias(G, 2 * data - 1, data_range=(-1.0, 1.0))
+    np.testing.assert_allclose(G[4].bias.data, bias.astype(np.float32), rtol=1e-5)
+
+
+def test_build_with_data_sets_the_output_bias_only_where_the_spec_asks():
+    data = np.full((4, 1, 28, 28), 0.25, np.float32)
+    for name in models.names():
+        G, _ = models.build(name, seed=0, data=2 * data - 1 if models.SPECS[name].data_range[0] < 0
+                            else data)
+        last = [m for m in G.modules() if getattr(m, "bias", None) is not None]
+        if models.SPECS[name].output_bias == "marginals":
+            np.testing.assert_allclose(last[-1].bias.data, np.log(0.25 / 0.75), rtol=1e-5)
+        elif last:
+            assert not np.allclose(last[-1].bias.data, np.log(0.25 / 0.75))
+
+
+def test_init_output_bias_checks_the_pixel_count():
+    G, _ = models.build("mlp_sigmoid", seed=0)
+    with pytest.raises(ValueError, match="784"):
+        models.init_output_bias(G, np.zeros((3, 1, 14, 14), np.float32))
+
+
+@pytest.mark.parametrize("scheme", ["he", "uniform:0.005"])
+def test_he_and_uniform_init_schemes(scheme):
+    """"he": Kaiming uniform with the ReLU gain; "uniform:R": U(-R, R); biases zero in both."""
+    net = nn.Sequential(nn.Linear(300, 200), nn.ReLU(), nn.Linear(200, 10))
+    models._initialise(net, scheme)
+    for layer in (net[0], net[2]):
+        bound = np.sqrt(6.0 / layer.weight.shape[1]) if scheme == "he" else 0.005
+        top = np.abs(layer.weight.data).max()
+        assert 0.95 * bound < top <= bound and not layer.bias.data.any()
+    with pytest.raises(ValueError, match="unknown init scheme"):
+        models._initialise(net, "glorot")
+
+
+def test_make_optimizers_separate_discriminator_rate():
+    G, D = models.build("mlp", seed=0)
+    opt_G, opt_D = models.make_optimizers("mlp", G, D, lr=1e-3, lr_d=5e-4)
+    assert (opt_G.lr, opt_D.lr) == (1e-3, 5e-4)
+    opt_G, opt_D = models.make_optimizers("mlp", G, D, optimizer="sgd", lr_d=0.05)
+    assert (opt_G.lr, opt_D.lr) == (0.1, 0.05)
+    for name, spec in models.SPECS.items():   # a new --lr replaces a model's own lr_d too
+        opt_G, opt_D = models.make_optimizers(name, *models.build(name, seed=0), lr=0.01)
+        assert opt_G.lr == opt_D.lr == 0.01
+
+
 def test_unknown_model_names_the_choices():
     with pytest.raises(ValueError, match="dcgan_bn"):
         models.build("resnet")
