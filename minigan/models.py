@@ -234,7 +234,11 @@ SPECS = {s.name: s for s in [
                "G 100 -> 1200 ReLU -> 1200 ReLU -> 784 sigmoid from uniform noise; D two maxout "
                "layers (240 units x 5 pieces) with dropout, then a sigmoid unit.",
         data_range=(0.0, 1.0), noise="uniform",
-        optimizer=dict(name="sgd", lr=0.1, momentum=0.5)),
+        # The released pylearn2 configuration: weights U(-0.05, 0.05) in G and U(-0.005, 0.005)
+        # in D, G's sigmoid bias from the data's pixel means, and D's cost halved (0.5 times the
+        # sum of its two cross-entropies), which for SGD is D at half G's learning rate.
+        init=("uniform:0.05", "uniform:0.005"), output_bias="marginals",
+        optimizer=dict(name="sgd", lr=0.1, lr_d=0.05, momentum=0.5)),
 ]}
 
 
