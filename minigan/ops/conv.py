@@ -275,6 +275,23 @@ def _check_bias(b, channels, x, w, op):
                          f"channels (input {tuple(x.shape)}, weight {tuple(w.shape)})")
 
 
+def _check_args(x, weight, bias, stride, dilation, op, transposed):
+    """Check shapes shared by both convolutions; return (H, W, KH, KW, stride, dilation) pairs.
+
+    conv2d's weight is (C_out, C_in, KH, KW); the transposed conv's is (C_in, C_out, KH, KW).
+    """
+    _check_4d(x, weight, op)
+    _, C, H, W = x.shape
+    Cw, O = (weight.shape[0], weight.shape[1]) if transposed else (weight.shape[1], weight.shape[0])
+    KH, KW = weight.shape[2:]
+    if C != Cw:
+        layout = "(C_in, C_out, KH, KW)" if transposed else "(C_out, C_in, KH, KW)"
+        raise ShapeError(f"{op}: input of shape {tuple(x.shape)} has {C} channels but weight of "
+                         f"shape {tuple(weight.shape)} {layout} expects {Cw}")
+    _check_bias(bias, O, x, weight, op)
+    return (H, W, KH, KW, _pair(stride, "stride", op, 1), _pair(dilation, "dilation", op, 1))
+
+
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
     """2-D convolution (cross-correlation) of an NCHW batch, like ``torch.nn.functional.conv2d``.
 
@@ -291,15 +308,8 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
         (N, C_out, OH, OW) with OH = (H + top + bottom - dilation*(KH-1) - 1) // stride + 1.
     """
     op = "conv2d"
-    _check_4d(x, weight, op)
-    N, C, H, W = x.shape
-    O, Cw, KH, KW = weight.shape
-    if C != Cw:
-        raise ShapeError(f"{op}: input of shape {tuple(x.shape)} has {C} channels but weight of "
-                         f"shape {tuple(weight.shape)} (C_out, C_in, KH, KW) expects {Cw}")
-    _check_bias(bias, O, x, weight, op)
-    stride = _pair(stride, "stride", op, 1)
-    dilation = _pair(dilation, "dilation", op, 1)
+    H, W, KH, KW, stride, dilation = _check_args(x, weight, bias, stride, dilation, op,
+                                                 transposed=False)
     extent = (dilation[0] * (KH - 1) + 1, dilation[1] * (KW - 1) + 1)
     if padding == "same":
         (_, (top, bottom)), (_, (left, right)) = (_same(H, extent[0], stride[0]),
@@ -341,15 +351,8 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
         OH = (H - 1)*stride - top - bottom + dilation*(KH - 1) + output_padding + 1.
     """
     op = "conv_transpose2d"
-    _check_4d(x, weight, op)
-    N, C, H, W = x.shape
-    Cw, O, KH, KW = weight.shape
-    if C != Cw:
-        raise ShapeError(f"{op}: input of shape {tuple(x.shape)} has {C} channels but weight of "
-                         f"shape {tuple(weight.shape)} (C_in, C_out, KH, KW) expects {Cw}")
-    _check_bias(bias, O, x, weight, op)
-    stride = _pair(stride, "stride", op, 1)
-    dilation = _pair(dilation, "dilation", op, 1)
+    H, W, KH, KW, stride, dilation = _check_args(x, weight, bias, stride, dilation, op,
+                                                 transposed=True)
     output_padding = _pair(output_padding, "output_padding", op, 0)
     extent = (dilation[0] * (KH - 1) + 1, dilation[1] * (KW - 1) + 1)
     if isinstance(padding, str):
