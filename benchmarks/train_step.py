@@ -115,24 +115,13 @@ def same_pads(size, kernel, stride, dilation=1):
     return total // 2, total - total // 2
 
 
-def _conv_pads(layer, x_shape):
-    """(top, bottom, left, right) zero padding of a minigan Conv2d on inputs of ``x_shape``."""
+def _conv_pads(layer, x_shape, transposed=False):
+    """(top, bottom, left, right) zero padding of a minigan Conv2d on inputs of ``x_shape``, or
+    for a ConvTranspose2d (``transposed``) what is cropped from its full output."""
     (KH, KW), (sh, sw), (dh, dw) = layer.kernel_size, layer.stride, layer.dilation
-    if layer.padding == "same":
-        return same_pads(x_shape[2], KH, sh, dh) + same_pads(x_shape[3], KW, sw, dw)
-    if layer.padding == "valid":
-        return 0, 0, 0, 0
-    if len(layer.padding) == 4:
-        return tuple(layer.padding)
-    ph, pw = layer.padding
-    return ph, ph, pw, pw
-
-
-def _transposed_pads(layer, x_shape):
-    """(top, bottom, left, right) cropped from the full output of a minigan ConvTranspose2d."""
-    (KH, KW), (sh, sw), (dh, dw) = layer.kernel_size, layer.stride, layer.dilation
-    if layer.padding == "same":  # the adjoint of conv2d 'same' on an input H * stride
-        return same_pads(x_shape[2] * sh, KH, sh, dh) + same_pads(x_shape[3] * sw, KW, sw, dw)
+    if layer.padding == "same":  # transposed: the adjoint of conv2d 'same' on an input H * stride
+        H, W = (x_shape[2] * sh, x_shape[3] * sw) if transposed else x_shape[2:]
+        return same_pads(H, KH, sh, dh) + same_pads(W, KW, sw, dw)
     if layer.padding == "valid":
         return 0, 0, 0, 0
     if len(layer.padding) == 4:
@@ -186,7 +175,7 @@ def torch_twin(model, x):
                 padding=(top, left) if symmetric else 0, dilation=m.dilation,
                 bias=m.bias is not None), m))
         elif isinstance(m, nn.ConvTranspose2d):
-            top, bottom, left, right = _transposed_pads(m, x_shape)
+            top, bottom, left, right = _conv_pads(m, x_shape, transposed=True)
             ph, pw = min(top, bottom), min(left, right)  # cropped by the layer; the rest by Crop
             extra = 0 if isinstance(m.padding, str) else m.output_padding
             layers.append(weights(tnn.ConvTranspose2d(
