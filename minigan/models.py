@@ -332,7 +332,9 @@ def init_output_bias(G, data, data_range=(0.0, 1.0)):
     if p.shape != last.bias.shape:
         raise ValueError(f"init_output_bias: the data has {p.size} pixels but G's last bias has "
                          f"shape {last.bias.shape}")
-    p = np.clip(p, 1e-3, 1 - 1e-3)          # all-black corner pixels would give logit -inf
+    # All-black border pixels would give logit -inf. pylearn2 clips at 1e-7 (logit -16.1),
+    # where the sigmoid's slope is 1e-7: those pixels start, and stay, off.
+    p = np.clip(p, 1e-7, 1 - 1e-7)
     bias = np.log(p / (1 - p)).astype(last.bias.dtype)
     last.bias.data[...] = backend.to_device(bias, last.bias.device)
 

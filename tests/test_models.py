@@ -75,15 +75,17 @@ def test_build_is_reproducible():
 
 
 def test_init_output_bias_starts_at_the_mean_image():
-    """sigmoid(G's last bias) is the per-pixel data mean, clipped away from 0 and 1."""
+    """sigmoid(G's last bias) is the per-pixel data mean, clipped to [1e-7, 1 - 1e-7] as in
+    pylearn2: an always-black pixel starts at logit -16.1, where the sigmoid's slope is 1e-7."""
     rng = np.random.default_rng(0)
     data = (rng.random((50, 1, 28, 28)) < rng.random((1, 1, 28, 28))).astype(np.float32)
     data[:, :, 0, 0] = 0.0                                   # an always-black corner pixel
     G, _ = models.build("goodfellow2014", seed=0)
     models.init_output_bias(G, data)
     bias = G[4].bias.data.astype(np.float64)
-    expected = np.clip(data.reshape(50, -1).mean(axis=0), 1e-3, 1 - 1e-3)
+    expected = np.clip(data.reshape(50, -1).mean(axis=0), 1e-7, 1 - 1e-7)
     np.testing.assert_allclose(1 / (1 + np.exp(-bias)), expected, rtol=1e-5)
+    assert bias[0] == pytest.approx(np.log(1e-7 / (1 - 1e-7)), rel=1e-6)
     # Data in [-1, 1] is mapped to [0, 1] first.
     models.init_output_bias(G, 2 * data - 1, data_range=(-1.0, 1.0))
     np.testing.assert_allclose(G[4].bias.data, bias.astype(np.float32), rtol=1e-5)
