@@ -33,7 +33,7 @@ class ModelSpec:
     discriminator: callable        # () -> Module
     source: str                    # where the architecture comes from
     data_range: tuple = (-1.0, 1.0)  # the generator's output range; data is scaled to match
-    noise: str = "normal"          # "normal": N(0, 1); "uniform": U(-1, 1)
+    noise: str = "normal"          # "normal": N(0, 1); "uniform": U(-1, 1); "uniform:R": U(-R, R)
     optimizer: dict = field(default_factory=lambda: dict(
         name="adam", lr=2e-4, betas=(0.5, 0.999)))  # "lr_d": D's rate where it differs from G's
     init: object = "pytorch"       # one scheme for both networks, or (G's, D's); see _initialise
@@ -233,7 +233,8 @@ SPECS = {s.name: s for s in [
         source="Goodfellow et al., 'Generative Adversarial Nets', NeurIPS 2014, MNIST model: "
                "G 100 -> 1200 ReLU -> 1200 ReLU -> 784 sigmoid from uniform noise; D two maxout "
                "layers (240 units x 5 pieces) with dropout, then a sigmoid unit.",
-        data_range=(0.0, 1.0), noise="uniform",
+        # Noise: pylearn2's "uniform", U(-sqrt 3, sqrt 3), which has unit variance.
+        data_range=(0.0, 1.0), noise=f"uniform:{math.sqrt(3)}",
         # The released pylearn2 configuration: weights U(-0.05, 0.05) in G and U(-0.005, 0.005)
         # in D, G's sigmoid bias from the data's pixel means, and D's cost halved (0.5 times the
         # sum of its two cross-entropies), which for SGD is D at half G's learning rate.
@@ -370,14 +371,17 @@ def make_optimizers(name, G, D, optimizer=None, **overrides):
 
 
 def sample_noise(name, n, latent_dim=100, generator=None, device="cpu", dtype="float32"):
-    """Noise for the generator of ``name``: N(0, 1), or U(-1, 1) for ``noise="uniform"`` models.
+    """Noise for the generator of ``name``: N(0, 1), U(-1, 1) for ``noise="uniform"`` models, or
+    U(-R, R) for ``noise="uniform:R"``.
 
     Drawn with ``generator`` (a NumPy or CuPy Generator) on the device it belongs to.
     """
     gen = generator if generator is not None else backend.rng(None, device)
     shape = (n, latent_dim)
-    if _spec(name).noise == "uniform":
-        z = gen.uniform(-1.0, 1.0, size=shape)
+    kind = _spec(name).noise
+    if kind == "uniform" or kind.startswith("uniform:"):
+        r = float(kind.split(":")[1]) if ":" in kind else 1.0
+        z = gen.uniform(-r, r, size=shape)
     else:
         z = gen.standard_normal(size=shape)
     return Tensor(z.astype(dtype, copy=False))

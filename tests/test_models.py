@@ -5,6 +5,8 @@ parameters; Keras' summary of the TensorFlow tutorial's generator says 2,305,472
 2,330,944, and its discriminator 212,865).
 """
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -63,8 +65,21 @@ def test_layer_shapes_dcgan_tf():
 
 
 def test_uniform_noise_for_goodfellow2014():
-    z = models.sample_noise("goodfellow2014", 1000, 100, np.random.default_rng(0))
-    assert -1 <= z.data.min() and z.data.max() <= 1 and abs(z.data.mean()) < 0.05
+    """pylearn2's "uniform" noise: U(-sqrt 3, sqrt 3), unit variance."""
+    z = models.sample_noise("goodfellow2014", 1000, 100, np.random.default_rng(0)).data
+    r = np.sqrt(3)
+    assert -r <= z.min() < -0.99 * r and 0.99 * r < z.max() <= r
+    assert abs(z.mean()) < 0.01 and abs(z.var() - 1) < 0.02
+
+
+def test_noise_kinds(monkeypatch):
+    spec = models.SPECS["mlp"]
+    z = models.sample_noise("mlp", 1000, 100, np.random.default_rng(0)).data
+    assert z.min() < -3 and 3 < z.max()                       # N(0, 1)
+    for kind, r in (("uniform", 1.0), ("uniform:0.5", 0.5)):
+        monkeypatch.setitem(models.SPECS, "mlp", dataclasses.replace(spec, noise=kind))
+        z = models.sample_noise("mlp", 1000, 100, np.random.default_rng(0)).data
+        assert -r <= z.min() < -0.99 * r and 0.99 * r < z.max() <= r
 
 
 def test_build_is_reproducible():
