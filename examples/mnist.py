@@ -40,7 +40,8 @@ parser = argparse.ArgumentParser(description=__doc__.split("\n")[0],
 parser.add_argument("--arch", default="mlp", choices=models.names(),
                     help="architecture from minigan.models (default: mlp)")
 parser.add_argument("--steps", type=int, default=15000, help="training steps (D then G update)")
-parser.add_argument("--batch-size", type=int, default=64)
+parser.add_argument("--batch-size", type=int, default=None,
+                    help="minibatch size (default: the model's, 64 for most, 100 for goodfellow2014)")
 parser.add_argument("--optimizer", default=None, choices=["adam", "sgd"],
                     help="switch optimiser (default: the model's own; see minigan.models)")
 parser.add_argument("--lr", type=float, default=None,
@@ -66,6 +67,8 @@ os.makedirs(args.out, exist_ok=True)
 ckpt_path = os.path.join(args.out, "ckpt.npz")
 log_path = os.path.join(args.out, "log.jsonl")
 spec = models.SPECS[args.arch]
+if args.batch_size is None:
+    args.batch_size = spec.batch_size
 device = backend.check_device(args.device)
 
 

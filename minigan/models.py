@@ -38,6 +38,7 @@ class ModelSpec:
         name="adam", lr=2e-4, betas=(0.5, 0.999)))  # "lr_d": D's rate where it differs from G's
     init: object = "pytorch"       # one scheme for both networks, or (G's, D's); see _initialise
     output_bias: str = "zeros"     # "marginals": G's last bias from the data (init_output_bias)
+    batch_size: int = 64           # the minibatch the settings were made for
 
 
 # --- building blocks ------------------------------------------------------------------------
@@ -238,7 +239,7 @@ SPECS = {s.name: s for s in [
         # The released pylearn2 configuration: weights U(-0.05, 0.05) in G and U(-0.005, 0.005)
         # in D, G's sigmoid bias from the data's pixel means, and D's cost halved (0.5 times the
         # sum of its two cross-entropies), which for SGD is D at half G's learning rate.
-        init=("uniform:0.05", "uniform:0.005"), output_bias="marginals",
+        init=("uniform:0.05", "uniform:0.005"), output_bias="marginals", batch_size=100,
         optimizer=dict(name="sgd", lr=0.1, lr_d=0.05, momentum=0.5)),
 ]}
 

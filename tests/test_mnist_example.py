@@ -74,6 +74,13 @@ def test_resume_is_bit_identical_with_dropout_and_batch_norm(tmp_path, arch):
     assert_same_checkpoints(straight / "ckpt.npz", resumed / "ckpt.npz")
 
 
+@pytest.mark.parametrize("arch, batch", [("mlp", 64), ("goodfellow2014", 100)])
+def test_default_batch_size_is_the_models(tmp_path, arch, batch):
+    log = run("mnist.py", "--arch", arch, "--steps", "1", "--out", str(tmp_path))
+    assert f"1 steps of batch {batch}" in log
+    assert minigan.load(tmp_path / "ckpt.npz")["config"]["batch_size"] == batch
+
+
 def test_resume_refuses_other_settings(tmp_path):
     train(tmp_path, arch="dcgan_bn", steps=2)
     env = {**os.environ, "MINIGAN_DATA": os.path.abspath(DATA)}
