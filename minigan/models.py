@@ -294,6 +294,9 @@ def _initialise(model, scheme):
     """
     if scheme == "pytorch":
         return
+    r = float(scheme.split(":")[1]) if scheme.startswith("uniform:") else None
+    if scheme not in ("keras", "dcgan", "he") and r is None:
+        raise ValueError(f"unknown init scheme {scheme!r}")
     for layer in model.modules():
         weight, bias = getattr(layer, "weight", None), getattr(layer, "bias", None)
         if weight is None:
@@ -305,11 +308,8 @@ def _initialise(model, scheme):
             init.normal_(weight, mean=1.0 if is_norm else 0.0, std=0.02)
         elif scheme == "he" and not is_norm:
             init.kaiming_uniform_(weight, nonlinearity="relu")
-        elif scheme.startswith("uniform:") and not is_norm:
-            r = float(scheme.split(":")[1])
+        elif r is not None and not is_norm:
             init.uniform_(weight, -r, r)
-        elif scheme not in ("keras", "dcgan", "he") and not scheme.startswith("uniform:"):
-            raise ValueError(f"unknown init scheme {scheme!r}")
         if bias is not None and not (scheme == "keras" and is_norm):
             init.zeros_(bias)
 
@@ -380,9 +380,9 @@ def sample_noise(name, n, latent_dim=100, generator=None, device="cpu", dtype="f
     """
     gen = generator if generator is not None else backend.rng(None, device)
     shape = (n, latent_dim)
-    kind = _spec(name).noise
-    if kind == "uniform" or kind.startswith("uniform:"):
-        r = float(kind.split(":")[1]) if ":" in kind else 1.0
+    kind, _, bound = _spec(name).noise.partition(":")
+    if kind == "uniform":
+        r = float(bound or 1.0)
         z = gen.uniform(-r, r, size=shape)
     else:
         z = gen.standard_normal(size=shape)
