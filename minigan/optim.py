@@ -23,13 +23,14 @@ file as it is; see :meth:`Optimizer.state_dict`.
 Derivations: docs/derivations/adam.md. Tests: tests/test_optim.py.
 """
 
+import copy
 import math
 import numbers
 
 from . import backend
 from .tensor import Tensor
 
-__all__ = ["Optimizer", "SGD", "Adam"]
+__all__ = ["Optimizer", "SGD", "Adam", "EMA"]
 
 
 class Optimizer:
@@ -77,13 +78,7 @@ class Optimizer:
         every parameter at every step: an update allocates nothing (a fresh temporary of a few
         MB costs page faults on every step).
         """
-        buffers = self._scratch_buffers
-        key = (p.device, p.dtype)
-        buf = buffers.get(key)
-        if buf is None or buf.size < p.size:
-            size = max(q.size for q in self.params)
-            buf = buffers[key] = backend.xp_for(p.device).empty(size, dtype=p.dtype)
-        return buf[:p.size].reshape(p.shape)
+        return _scratch(self._scratch_buffers, p, self.params)
 
     def _grads(self):
         """(index, parameter, gradient) for every parameter that has a gradient."""
@@ -215,6 +210,17 @@ class Optimizer:
     def __repr__(self):
         hp = ", ".join(f"{h}={getattr(self, h)!r}" for h in self.hyperparameters)
         return f"{type(self).__name__}({len(self.params)} parameters, {hp})"
+
+
+def _scratch(buffers, p, params):
+    """A view shaped like ``p`` into the flat buffer ``buffers[(device, dtype)]``, created as
+    large as the largest of ``params`` the first time."""
+    key = (p.device, p.dtype)
+    buf = buffers.get(key)
+    if buf is None or buf.size < p.size:
+        size = max(q.size for q in params)
+        buf = buffers[key] = backend.xp_for(p.device).empty(size, dtype=p.dtype)
+    return buf[:p.size].reshape(p.shape)
 
 
 def _scalar(value, p):
@@ -353,3 +359,84 @@ class Adam(Optimizer):
             xp.divide(m, denom, out=denom)
             denom *= step_size
             p.data -= denom
+
+
+class EMA:
+    """An exponential moving average of a module's weights (Polyak averaging), to sample from.
+
+    GAN training seldom settles on one point: G and D chase each other, and G's weights keep
+    circling near a good generator instead of stopping at it. Averaging the recent iterates
+    lands nearer the middle of that circle, and the average generator usually draws cleaner
+    samples than any single iterate (Yazici et al. 2019, "The unusual effectiveness of averaging
+    in GAN training"). The average takes no part in training: it is a shadow copy that
+    :meth:`update` pulls towards the live weights after every optimiser step::
+
+        ema = minigan.optim.EMA(G, decay=0.999)
+        for step in range(steps):
+            gan.train_step(G, D, opt_G, opt_D, ...)
+            ema.update()
+        samples = ema.module(z)          # the averaged generator (in eval mode)
+
+    After update number ``t`` (1, 2, ...), every parameter ``p`` of the copy holds::
+
+        beta_t = min(decay, t / (t + 9))          warm-up: the first updates count for more
+        avg    = beta_t * avg + (1 - beta_t) * p  in place
+
+    so the average looks back over about ``1 / (1 - decay)`` steps (1,000 for 0.999). Without
+    the warm-up, the first thousand averages would still be mostly the initial weights.
+    Buffers (batch norm's running statistics) are copied, not averaged: they are statistics
+    of the live network's activations already.
+
+    Args:
+        module: the module to follow (its parameters and buffers are read, never written).
+        decay: the averaging coefficient, in [0, 1); 0 makes the copy equal the live weights.
+    """
+
+    def __init__(self, module, decay=0.999):
+        if not 0 <= decay < 1:
+            raise ValueError(f"EMA: decay must be in [0, 1), got {decay}")
+        self.decay = float(decay)
+        self.num_updates = 0
+        self.source = module
+        self.module = copy.deepcopy(module).eval()    # same layers, own arrays
+        for p in self.module.parameters():
+            p.grad = None
+            p.requires_grad_(False)                   # sampling from it builds no graph
+        self._scratch_buffers = {}
+
+    def update(self):
+        """Pull the average one step towards the live weights; copy the live buffers."""
+        self.num_updates += 1
+        t = self.num_updates
+        beta = min(self.decay, t / (t + 9))
+        for avg, p in zip(self.module.parameters(), self.source.parameters()):
+            xp = backend.get_array_module(avg.data, p.data, op="EMA.update")
+            avg.data *= _scalar(beta, p)                    # in place, in the parameter's dtype
+            scratch = _scratch(self._scratch_buffers, p, self.source.parameters())
+            avg.data += xp.multiply(p.data, _scalar(1 - beta, p), out=scratch)
+        for avg, b in zip(self.module.buffers(), self.source.buffers()):
+            avg.data[...] = b.data
+
+    def state_dict(self):
+        """``{"decay", "num_updates", "module.<name>": array}``: all :meth:`load_state_dict`
+        needs. The arrays are copies."""
+        out = {"decay": self.decay, "num_updates": self.num_updates}
+        for name, value in self.module.state_dict().items():
+            out[f"module.{name}"] = value.copy()
+        return out
+
+    def load_state_dict(self, state_dict):
+        """Restore what :meth:`state_dict` saved. Names and shapes are checked against the
+        module first (a ``minigan.nn.StateDictError`` lists every mismatch)."""
+        sd = dict(state_dict)
+        missing = [k for k in ("decay", "num_updates") if k not in sd]
+        if missing:
+            raise ValueError(f"EMA.load_state_dict: missing key(s) {missing} (is this an EMA's "
+                             f"state dict?)")
+        decay, num_updates = float(sd.pop("decay")), int(sd.pop("num_updates"))
+        weights = {k[len("module."):] if k.startswith("module.") else k: v for k, v in sd.items()}
+        self.module.load_state_dict(weights)           # checks names and shapes, then copies
+        self.decay, self.num_updates = decay, num_updates
+
+    def __repr__(self):
+        return f"EMA(decay={self.decay}, num_updates={self.num_updates})"

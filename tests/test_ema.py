@@ -1,0 +1,147 @@
+"""minigan.optim.EMA, the moving average of a generator's weights, against its formula.
+
+The oracle is the recursion written out in float64 NumPy; the rest checks what the average must
+not do (touch the live module, build a graph) and that it survives a checkpoint exactly.
+"""
+
+import numpy as np
+import pytest
+
+import minigan
+from minigan import models, nn
+from minigan.optim import EMA
+
+
+def small_module(seed=0):
+    minigan.nn.init.manual_seed(seed)
+    return nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.ReLU(), nn.Linear(4, 2))
+
+
+def move(module, rng):
+    """Stand-in for an optimiser step: new random weights and batch-norm statistics."""
+    for p in module.parameters():
+        p.data[...] = rng.normal(size=p.shape)
+    for b in module.buffers():
+        if b.data.dtype.kind == "f":
+            b.data[...] = rng.uniform(0.5, 2.0, size=b.shape)
+
+
+@pytest.mark.parametrize("decay", [0.0, 0.5, 0.9, 0.999])
+def test_average_follows_the_warmed_up_recursion(decay):
+    G = small_module().double()
+    ema = EMA(G, decay=decay)
+    avg = [p.data.astype(np.float64) for p in G.parameters()]      # the oracle's copy
+    rng = np.random.default_rng(1)
+    for t in range(1, 31):
+        move(G, rng)
+        ema.update()
+        beta = min(decay, t / (t + 9))
+        avg = [beta * a + (1 - beta) * p.data for a, p in zip(avg, G.parameters())]
+    assert ema.num_updates == 30
+    for a, p in zip(avg, ema.module.parameters()):
+        np.testing.assert_allclose(p.data, a, rtol=1e-12, atol=1e-14)
+    for b, live in zip(ema.module.buffers(), G.buffers()):         # copied, not averaged
+        np.testing.assert_array_equal(b.data, live.data)
+
+
+def test_decay_zero_is_the_live_module_and_a_constant_module_is_its_own_average():
+    G = small_module()
+    ema = EMA(G, decay=0.0)
+    move(G, np.random.default_rng(2))
+    ema.update()
+    for p, live in zip(ema.module.parameters(), G.parameters()):
+        np.testing.assert_array_equal(p.data, live.data)
+    still = EMA(G, decay=0.99)
+    for _ in range(50):
+        still.update()
+    for p, live in zip(still.module.parameters(), G.parameters()):
+        np.testing.assert_allclose(p.data, live.data, rtol=1e-6)
+
+
+def test_the_average_is_separate_from_the_live_module_and_builds_no_graph():
+    G = small_module()
+    before = [p.data.copy() for p in G.parameters()]
+    ema = EMA(G)
+    move(G, np.random.default_rng(3))
+    after = [p.data.copy() for p in G.parameters()]
+    ema.update()
+    for p, a in zip(G.parameters(), after):                         # update only reads G
+        np.testing.assert_array_equal(p.data, a)
+    for p, b in zip(ema.module.parameters(), before):               # G's moves did not leak in
+        assert not np.array_equal(p.data, b) and not np.shares_memory(p.data, b)
+    assert all(not p.requires_grad for p in ema.module.parameters())
+    assert G.training and not ema.module.training
+    y = ema.module(minigan.tensor(np.ones((5, 3), np.float32)))
+    assert y.shape == (5, 2) and not y.requires_grad
+    assert ema.module[0].weight.dtype == np.float32                 # keeps the module's dtype
+
+
+def test_state_dict_round_trip_continues_identically(tmp_path):
+    G = small_module()
+    ema = EMA(G, decay=0.9)
+    rng = np.random.default_rng(4)
+    for _ in range(5):
+        move(G, rng)
+        ema.update()
+    minigan.save(tmp_path / "ema.npz", ema=ema)
+    other = EMA(small_module(seed=7), decay=0.5)
+    other.source = G
+    other.load_state_dict(minigan.load(tmp_path / "ema.npz")["ema"])
+    assert (other.decay, other.num_updates) == (0.9, 5)
+    for _ in range(3):
+        move(G, rng)
+        ema.update()
+        other.update()
+    for a, b in zip(ema.module.state_dict().values(), other.module.state_dict().values()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_state_dict_is_a_copy():
+    G = small_module()
+    ema = EMA(G)
+    state = ema.state_dict()
+    saved = state["module.0.weight"].copy()
+    move(G, np.random.default_rng(5))
+    ema.update()
+    np.testing.assert_array_equal(state["module.0.weight"], saved)
+
+
+def test_bad_settings_and_state_dicts_are_refused():
+    with pytest.raises(ValueError, match="decay must be in"):
+        EMA(small_module(), decay=1.0)
+    ema = EMA(small_module())
+    with pytest.raises(ValueError, match="missing key"):
+        ema.load_state_dict(small_module().state_dict())
+    wrong = EMA(nn.Sequential(nn.Linear(3, 5))).state_dict()
+    with pytest.raises(nn.StateDictError, match="size mismatch|missing"):
+        ema.load_state_dict(wrong)
+
+
+def test_load_generator_picks_the_average_or_g(tmp_path):
+    G, D = models.build("mlp", 8, seed=0)
+    ema = EMA(G, decay=0.5)
+    move(G, np.random.default_rng(6))
+    ema.update()
+    config = {"arch": "mlp", "latent_dim": 8}
+    minigan.save(tmp_path / "both.npz", G=G, D=D, G_ema=ema, step=1, config=config)
+    minigan.save(tmp_path / "raw.npz", G=G, D=D, step=1, config=config)
+    z = minigan.tensor(np.random.default_rng(7).normal(size=(4, 8)).astype(np.float32))
+    ema.module.eval(), G.eval()
+
+    def out(module):
+        with minigan.no_grad():
+            return module(z).numpy()
+
+    for path, average, want, used in [("both.npz", None, ema.module, True),
+                                      ("both.npz", True, ema.module, True),
+                                      ("both.npz", False, G, False),
+                                      ("raw.npz", None, G, False)]:
+        got, info = models.load_generator(tmp_path / path, average=average)
+        assert info == {"arch": "mlp", "latent_dim": 8, "step": 1, "average": used}
+        assert not got.training
+        np.testing.assert_array_equal(out(got), out(want))
+    with pytest.raises(minigan.CheckpointError, match="no averaged generator"):
+        models.load_generator(tmp_path / "raw.npz", average=True)
+    minigan.save(tmp_path / "other.npz", G=G)
+    with pytest.raises(minigan.CheckpointError, match="not a checkpoint of examples/mnist.py"):
+        models.load_generator(tmp_path / "other.npz")
