@@ -90,23 +90,24 @@ def to_unit_range(x, data_range, what):
     return np.clip(x, 0.0, 1.0).astype(np.float32)                     # roundoff only
 
 
-def generate(checkpoint, n, seed, device, batch_size=500):
-    """n samples of a checkpoint's generator (as examples/sample.py), mapped to [0, 1]."""
-    ckpt = minigan.load(checkpoint, device=device)
-    arch, latent_dim = ckpt["config"]["arch"], ckpt["config"]["latent_dim"]
-    G, _ = models.build(arch, latent_dim, device=device)
-    G.load_state_dict(ckpt["G"])
-    G.eval()                                                           # batch norm: running stats
+def generate(checkpoint, n, seed, device, batch_size=500, average=None):
+    """n samples of a checkpoint's generator (as examples/sample.py), mapped to [0, 1].
+
+    ``average``: the moving average of G's weights (True), G's own (False), or the average where
+    the checkpoint has one (None); see ``minigan.models.load_generator``.
+    """
+    G, info = models.load_generator(checkpoint, device=device, average=average)
     rng = backend.rng(seed, device)
     chunks = []
     with minigan.no_grad():
         for start in range(0, n, batch_size):
-            z = models.sample_noise(arch, min(batch_size, n - start), latent_dim, rng, device)
+            z = models.sample_noise(info["arch"], min(batch_size, n - start), info["latent_dim"],
+                                    rng, device)
             chunks.append(G(z).numpy())                                # (b, 1, 28, 28)
     samples = np.concatenate(chunks)                                   # (n, 1, 28, 28)
-    source = {"checkpoint": os.fspath(checkpoint), "arch": arch, "step": ckpt.get("step"),
-              "seed": seed}
-    return to_unit_range(samples, models.SPECS[arch].data_range, checkpoint), source
+    source = {"checkpoint": os.fspath(checkpoint), "arch": info["arch"], "step": info["step"],
+              "averaged_G": info["average"], "seed": seed}
+    return to_unit_range(samples, models.SPECS[info["arch"]].data_range, checkpoint), source
 
 
 # --- the metrics of one image set -------------------------------------------------------------
@@ -209,6 +210,9 @@ def main(argv=None):
     parser.add_argument("--ceiling-cache", default=None,
                         help="keep the real-data ceiling in this .npz file between runs")
     parser.add_argument("--seed", type=int, default=0, help="noise seed for --checkpoint")
+    parser.add_argument("--no-average", action="store_true",
+                        help="sample G's own weights, not their moving average (G_ema), where "
+                             "the checkpoint has both")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
                         help="where the generator runs (the metrics run on the CPU)")
     parser.add_argument("--data-dir", default=None, help="directory with the MNIST files")
@@ -225,7 +229,8 @@ def main(argv=None):
     start = time.perf_counter()
 
     if args.checkpoint:
-        x, source_info = generate(args.checkpoint, args.n, args.seed, args.device)
+        x, source_info = generate(args.checkpoint, args.n, args.seed, args.device,
+                                  average=False if args.no_average else None)
     else:
         if args.range is None:
             parser.error("--samples needs --range: -1,1 for a tanh generator, 0,1 for sigmoid")

@@ -3,7 +3,8 @@
     python examples/sample.py --checkpoint out/mnist/ckpt.npz --n 10000 --out samples.npy
     python examples/sample.py --checkpoint out/mnist/ckpt.npz --n 64 --out s.npy --grid grid.png
 
-Writes float32 images of shape (N, 1, 28, 28) in the generator's output range (see the model's
+Draws from the moving average of G's weights where the checkpoint has one (--no-average: from
+G's own). Writes float32 images of shape (N, 1, 28, 28) in the generator's output range (see the model's
 ``data_range`` in minigan.models) as a .npy file, and optionally a PNG grid of the first 64.
 """
 
@@ -24,14 +25,14 @@ parser.add_argument("--grid", default=None, help="also write a PNG grid of the f
 parser.add_argument("--batch-size", type=int, default=500)
 parser.add_argument("--seed", type=int, default=0)
 parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+parser.add_argument("--no-average", action="store_true",
+                    help="sample G's own weights, not their moving average (G_ema), where the "
+                         "checkpoint has both")
 args = parser.parse_args()
 
-ckpt = minigan.load(args.checkpoint, device=args.device)
-config = ckpt["config"]
-arch, latent_dim = config["arch"], config["latent_dim"]
-G, _ = models.build(arch, latent_dim, device=args.device)
-G.load_state_dict(ckpt["G"])
-G.eval()  # batch norm on its running statistics
+G, info = models.load_generator(args.checkpoint, device=args.device,     # in eval mode
+                                average=False if args.no_average else None)
+arch, latent_dim, step = info["arch"], info["latent_dim"], info["step"]
 
 rng = backend.rng(args.seed, args.device)
 chunks = []
@@ -46,6 +47,6 @@ os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
 np.save(args.out, samples)
 if args.grid:
     save_image_grid(samples[:64], args.grid, value_range=models.SPECS[arch].data_range,
-                    title=f"{arch}, step {ckpt['step']}")
-print(f"wrote {samples.shape} {samples.dtype} samples of {arch} (step {ckpt['step']}) "
+                    title=f"{arch}, step {step}")
+print(f"wrote {samples.shape} {samples.dtype} samples of {arch} (step {step}) "
       f"to {args.out}")

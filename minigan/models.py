@@ -18,11 +18,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import backend, nn, optim
+from .io import CheckpointError, load
 from .nn import init
 from .tensor import Tensor
 
-__all__ = ["ModelSpec", "SPECS", "names", "build", "init_output_bias", "make_optimizers",
-           "sample_noise"]
+__all__ = ["ModelSpec", "SPECS", "names", "build", "load_generator", "init_output_bias",
+           "make_optimizers", "sample_noise"]
 
 
 @dataclass(frozen=True)
@@ -387,6 +388,42 @@ def sample_noise(name, n, latent_dim=100, generator=None, device="cpu", dtype="f
     else:
         z = gen.standard_normal(size=shape)
     return Tensor(z.astype(dtype, copy=False))
+
+
+def load_generator(checkpoint, device="cpu", average=None):
+    """The generator of a checkpoint written by examples/mnist.py, ready to sample (eval mode).
+
+    Args:
+        checkpoint: the path of a ``ckpt.npz``, or what ``minigan.load`` returned for it.
+        average: which weights: True for the moving average of G's weights (``G_ema``, see
+            ``minigan.optim.EMA``), False for G's own, None for the average where the checkpoint
+            has one.
+
+    Returns:
+        ``(G, info)``: the module, and ``{"arch", "latent_dim", "step", "average"}``.
+    """
+    ckpt = load(checkpoint, device=device) if not isinstance(checkpoint, dict) else checkpoint
+    where = checkpoint if not isinstance(checkpoint, dict) else "the checkpoint"
+    config = ckpt.get("config") or {}
+    if "G" not in ckpt or "arch" not in config or "latent_dim" not in config:
+        raise CheckpointError(f"{where}: not a checkpoint of examples/mnist.py (it needs 'G' and "
+                              f"a config with 'arch' and 'latent_dim')")
+    has_average = "G_ema" in ckpt
+    if average and not has_average:
+        raise CheckpointError(f"{where}: has no averaged generator (G_ema); it was trained with "
+                              f"--ema 0, or before averaging existed")
+    use_average = has_average if average is None else bool(average)
+    arch, latent_dim = config["arch"], config["latent_dim"]
+    G, _ = build(arch, latent_dim, device=device)
+    if use_average:
+        ema = optim.EMA(G)
+        ema.load_state_dict(ckpt["G_ema"])
+        G = ema.module
+    else:
+        G.load_state_dict(ckpt["G"])
+    G.eval()                                        # batch norm on its running statistics
+    return G, {"arch": arch, "latent_dim": latent_dim, "step": ckpt.get("step"),
+               "average": use_average}
 
 
 def parameter_count(module):

@@ -89,8 +89,21 @@ def test_checkpoint_is_sampled_and_measured(evaluate, tmp_path):
     ckpt = tmp_path / "ckpt.npz"
     minigan.save(ckpt, G=G, D=D, step=0, config={"arch": "mlp_sigmoid", "latent_dim": 8})
     result = evaluate.main(["--checkpoint", str(ckpt), "--n", "100", "--skip-parzen"])
-    assert result["source"]["arch"] == "mlp_sigmoid"
+    assert result["source"]["arch"] == "mlp_sigmoid" and not result["source"]["averaged_G"]
     assert set(result["samples"]) == METRIC_KEYS and result["samples"]["n"] == 100
+
+    # With a moving average of G in the checkpoint, it is what gets measured unless told not to.
+    ema = minigan.optim.EMA(G, decay=0.5)
+    for p in G.parameters():
+        p.data *= 0.5
+    ema.update()
+    minigan.save(ckpt, G=G, D=D, G_ema=ema, step=1,
+                 config={"arch": "mlp_sigmoid", "latent_dim": 8})
+    averaged = evaluate.main(["--checkpoint", str(ckpt), "--n", "100", "--skip-parzen"])
+    own = evaluate.main(["--checkpoint", str(ckpt), "--n", "100", "--skip-parzen",
+                         "--no-average"])
+    assert averaged["source"]["averaged_G"] and not own["source"]["averaged_G"]
+    assert averaged["samples"]["fid"] != own["samples"]["fid"]
 
 
 def test_ceiling_cache_round_trip(evaluate, held_out, tmp_path):
