@@ -12,7 +12,12 @@ The MNIST files are looked up in --data-dir, then $MINIGAN_DATA, then the downlo
     samples.png              the latest of those grids
     losses.png               D and G losses, D(x) and D(G(z)) over training
     log.jsonl                one JSON record per --log-every steps
-    ckpt.npz                 G, D, both optimisers, the step and the data order (atomic writes)
+    ckpt.npz                 G, D, both optimisers, G's moving average, the step and the data
+                             order (atomic writes)
+
+The grids, examples/sample.py and examples/evaluate.py draw from the moving average of G's
+weights (--ema, minigan.optim.EMA): training does not settle on one generator, and the average of
+the last thousand or so is a better one than the latest. --ema 0 turns it off.
 
 Ctrl-C saves a checkpoint at the end of the current step and stops; --resume continues exactly
 (bit for bit) as if the run had never stopped.
@@ -29,7 +34,7 @@ import time
 import numpy as np
 
 import minigan
-from minigan import backend, gan, models, nn
+from minigan import backend, gan, models, nn, optim
 from minigan.data import mnist
 from minigan.plotting import save_image_grid, save_loss_curves
 from minigan.progress import Progress
@@ -52,6 +57,9 @@ parser.add_argument("--beta1", type=float, default=None, help="Adam's beta1 (def
 parser.add_argument("--k", type=int, default=1, help="D updates per G update (Algorithm 1's k)")
 parser.add_argument("--saturating", action="store_true",
                     help="use the minimax G loss log(1 - D(G(z))) instead of -log D(G(z))")
+parser.add_argument("--ema", type=float, default=0.999,
+                    help="decay of the moving average of G's weights that samples are drawn from "
+                         "(default 0.999, about the last 1,000 steps; 0: no average, sample G)")
 parser.add_argument("--latent-dim", type=int, default=100)
 parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
 parser.add_argument("--seed", type=int, default=0)
@@ -69,6 +77,8 @@ log_path = os.path.join(args.out, "log.jsonl")
 spec = models.SPECS[args.arch]
 if args.batch_size is None:
     args.batch_size = spec.batch_size
+if not 0 <= args.ema < 1:
+    parser.error(f"--ema must lie in [0, 1), got {args.ema}")
 device = backend.check_device(args.device)
 
 
@@ -90,6 +100,7 @@ G, D = models.build(args.arch, args.latent_dim, seed=args.seed, device=device,
 opt_G, opt_D = models.make_optimizers(args.arch, G, D, optimizer=args.optimizer, lr=args.lr,
                                       lr_d=args.lr_d,
                                       betas=None if args.beta1 is None else (args.beta1, 0.999))
+ema = optim.EMA(G, decay=args.ema) if args.ema > 0 else None   # G's weights, averaged
 fixed_z = models.sample_noise(args.arch, 64, args.latent_dim, backend.rng(step_seed(0, 0), device),
                               device)                              # (64, latent_dim)
 config = {k: v for k, v in vars(args).items() if k not in ("resume", "out", "data_dir")}
@@ -113,19 +124,26 @@ if args.resume:
         with open(log_path) as f:
             records = [r for r in map(json.loads, f) if r["step"] <= step]
     print(f"resumed from {ckpt_path} at step {step}")
+    if ema is not None and "G_ema" in ckpt:
+        ema.load_state_dict(ckpt["G_ema"])
+        ema.decay = args.ema                                       # --ema may change on resume
+    elif ema is not None:
+        print("the checkpoint has no average of G's weights: it starts here, from G")
 
 
 def save_checkpoint():
+    average = {} if ema is None else {"G_ema": ema}
     minigan.save(ckpt_path, G=G, D=D, opt_G=opt_G, opt_D=opt_D, step=step,
-                 batches=batches.state_dict(), config=config)
+                 batches=batches.state_dict(), config=config, **average)
 
 
 def save_samples():
-    G.eval()  # batch norm on its running statistics
+    sampler = G if ema is None else ema.module
+    sampler.eval()  # batch norm on its running statistics
     with minigan.no_grad():
-        fake = G(fixed_z)                                          # (64, 1, 28, 28)
+        fake = sampler(fixed_z)                                    # (64, 1, 28, 28)
     G.train()
-    title = f"{args.arch}, step {step}"
+    title = f"{args.arch}, step {step}" + ("" if ema is None else " (averaged G)")
     save_image_grid(fake, os.path.join(args.out, f"samples_{step:06d}.png"),
                     value_range=spec.data_range, title=title)
     save_image_grid(fake, os.path.join(args.out, "samples.png"), value_range=spec.data_range,
@@ -172,6 +190,8 @@ while step < args.steps and not stop_requested:
         real=[minigan.tensor(next(data)) for _ in range(args.k)],  # k batches (N, 1, 28, 28)
         z=lambda: models.sample_noise(args.arch, args.batch_size, args.latent_dim, noise, device),
         k=args.k, saturating=args.saturating)
+    if ema is not None:
+        ema.update()
     step += 1
 
     if step % args.log_every == 0 or step == args.steps:

@@ -37,7 +37,7 @@ def train(out, *extra, arch="mlp", steps=24):
 def assert_same_checkpoints(a, b):
     a, b = minigan.load(a), minigan.load(b)
     assert a["step"] == b["step"] and a["batches"] == b["batches"]
-    for part in ("G", "D", "opt_G", "opt_D"):
+    for part in ("G", "D", "opt_G", "opt_D", "G_ema"):
         assert a[part].keys() == b[part].keys()
         for key in a[part]:
             assert np.array_equal(a[part][key], b[part][key]), (part, key)
@@ -88,6 +88,27 @@ def test_resume_refuses_other_settings(tmp_path):
                            "mlp", "--out", str(tmp_path), "--resume", "--steps", "4"],
                           capture_output=True, text=True, env=env, timeout=600)
     assert proc.returncode != 0 and "other settings" in proc.stderr
+
+
+def test_checkpoint_holds_the_average_of_g_that_the_scripts_sample(tmp_path):
+    """--ema (default 0.999) keeps G_ema in the checkpoint; sample.py draws from it unless told
+    --no-average; --ema 0 keeps none, and sample.py then draws from G."""
+    train(tmp_path / "avg", steps=3)
+    ckpt = minigan.load(tmp_path / "avg" / "ckpt.npz")
+    assert ckpt["G_ema"]["num_updates"] == 3 and ckpt["G_ema"]["decay"] == 0.999
+    assert not np.array_equal(ckpt["G_ema"]["module.0.weight"], ckpt["G"]["0.weight"])
+    drawn = {}
+    for flag in ([], ["--no-average"]):
+        out = tmp_path / f"s{len(flag)}.npy"
+        run("sample.py", "--checkpoint", str(tmp_path / "avg" / "ckpt.npz"), "--n", "8",
+            "--out", str(out), *flag)
+        drawn[bool(flag)] = np.load(out, allow_pickle=False)
+    assert np.abs(drawn[False] - drawn[True]).max() > 1e-3        # two different generators
+
+    train(tmp_path / "plain", "--ema", "0", steps=3)
+    assert "G_ema" not in minigan.load(tmp_path / "plain" / "ckpt.npz")
+    run("sample.py", "--checkpoint", str(tmp_path / "plain" / "ckpt.npz"), "--n", "8",
+        "--out", str(tmp_path / "plain.npy"))
 
 
 def test_sample_script(tmp_path):
