@@ -15,7 +15,8 @@ are mapped from the model's ``data_range``, e.g. ``(x + 1) / 2`` for a tanh gene
     FID      minigan's classifier features of the samples vs those of the 10,000 test images
     IS       the classifier's Inception Score, 10 splits
     modes    digits holding >= 1% of the samples, and KL(digit histogram || uniform)
-    NN       median L2 distance of a sample to its nearest image of train[0:50000]
+    NN       median L2 distance of a sample to its nearest image of train[0:50000], and to its
+             nearest test image: a copying generator is near the first and not the second
 
 Each beside the *real-data ceiling*: the same numbers with the 10,000 held-out training images
 train[50000:60000] in place of samples (for its Parzen score, sigma is chosen on 1,000 images
@@ -44,7 +45,7 @@ SPLITS = 10                  # Inception Score splits
 MODE_THRESHOLD = 0.01        # a digit is a covered mode with >= 1% of the samples
 VALIDATION_N = 1000          # Parzen validation images
 VALIDATION_SEED = 0          # which 1,000 (and which n held-out images when n < 10,000)
-CACHE_VERSION = 1
+CACHE_VERSION = 2           # 2: the NN distance to the test images
 
 # Computed once per process (a caller that evaluates many checkpoints pays for them once):
 _memo = {"reference": {}, "test_features": {}, "ceiling": {}}
@@ -134,6 +135,11 @@ def measure(x, ref, clf, test_features, parzen=True, validation="validation"):
 
     t = time.perf_counter()
     out["nn_median"] = metrics.nearest_neighbour_distance(x, ref["train"])
+    # The same to the test images, which no model saw: real held-out images are 0.9 times as far
+    # from their nearest training image as from their nearest test image (the training set is
+    # five times larger); a generator that copies its training images scores far less.
+    out["nn_test_median"] = metrics.nearest_neighbour_distance(x, ref["test"])
+    out["nn_ratio"] = out["nn_median"] / out["nn_test_median"]
     times["nearest_neighbour"] = time.perf_counter() - t
     out["seconds"] = {k: round(v, 2) for k, v in times.items()}
     return out
@@ -184,7 +190,9 @@ def _fmt(row, key):
 ROWS = [("Parzen log-likelihood (nats)", "parzen"), ("  Parzen sigma", "parzen_sigma"),
         ("FID (minigan classifier)", "fid"), ("Inception score (10 splits)", "is"),
         ("modes covered (>= 1%)", "modes"), ("KL(digits || uniform) (nats)", "kl_to_uniform"),
-        ("median NN distance to train", "nn_median")]
+        ("median NN distance to train", "nn_median"),
+        ("median NN distance to test", "nn_test_median"),
+        ("  ratio train / test", "nn_ratio")]
 
 
 def table(samples, real):

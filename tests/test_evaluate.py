@@ -23,7 +23,8 @@ DATA = os.environ.get("MINIGAN_DATA")
 pytestmark = pytest.mark.skipif(not DATA, reason="MINIGAN_DATA (the MNIST directory) is not set")
 
 METRIC_KEYS = {"n", "parzen_mean", "parzen_sem", "parzen_sigma", "fid", "is_mean", "is_std",
-               "modes", "digit_histogram", "kl_to_uniform", "nn_median", "seconds"}
+               "modes", "digit_histogram", "kl_to_uniform", "nn_median", "nn_test_median",
+               "nn_ratio", "seconds"}
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +70,16 @@ def test_real_images_score_like_the_ceiling_and_json_has_every_key(evaluate, hel
     assert s["is_mean"] > 5.0                         # 40 images per split: below 10, well above 1
     assert abs(s["parzen_mean"] - r["parzen_mean"]) < 5 * (s["parzen_sem"] + r["parzen_sem"])
     assert 0.5 * r["nn_median"] < s["nn_median"] < 2 * r["nn_median"]
+    # Held-out images are nearer the (5x larger) training set than the test set, by about 0.9.
+    assert 0.8 < s["nn_ratio"] < 1.0 and 0.8 < r["nn_ratio"] < 1.0
+
+
+def test_copies_of_training_images_are_caught(evaluate, tmp_path):
+    train, _ = mnist.load_mnist("train", data_dir=DATA)
+    path = save_samples(tmp_path / "copies.npy", train[:300], (0.0, 1.0))
+    s = evaluate.main(["--samples", path, "--range", "0,1", "--n", "300", "--skip-parzen"])
+    s = s["samples"]
+    assert s["nn_median"] == 0.0 and s["nn_ratio"] == 0.0 and s["nn_test_median"] > 3.0
 
 
 def test_one_digit_gives_one_mode_and_is_near_one(evaluate, held_out, tmp_path):
