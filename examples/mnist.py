@@ -20,7 +20,8 @@ weights (--ema, minigan.optim.EMA): training does not settle on one generator, a
 the last thousand or so is a better one than the latest. --ema 0 turns it off.
 
 Ctrl-C saves a checkpoint at the end of the current step and stops; --resume continues exactly
-(bit for bit) as if the run had never stopped.
+(bit for bit) as if the run had never stopped. --lr, --lr-d or --beta1 given with --resume
+replace the checkpoint's settings from there on (to lower the learning rate late in a run).
 """
 
 import argparse
@@ -116,8 +117,14 @@ if args.resume:
         sys.exit(f"--resume: the checkpoint was trained with other settings: {changed}")
     G.load_state_dict(ckpt["G"])
     D.load_state_dict(ckpt["D"])
-    opt_G.load_state_dict(ckpt["opt_G"])
-    opt_D.load_state_dict(ckpt["opt_D"])
+    asked = [{h: getattr(opt, h) for h in opt.hyperparameters} for opt in (opt_G, opt_D)]
+    opt_G.load_state_dict(ckpt["opt_G"])                           # moments, steps, and the
+    opt_D.load_state_dict(ckpt["opt_D"])                           # checkpoint's learning rates
+    if any(v is not None for v in (args.lr, args.lr_d, args.beta1)):
+        for opt, hparams in zip((opt_G, opt_D), asked):            # unless told otherwise now
+            for name, value in hparams.items():
+                setattr(opt, name, value)
+        print(f"learning rates from the command line: G {opt_G.lr:g}, D {opt_D.lr:g}")
     batches.load_state_dict(ckpt["batches"])
     step = ckpt["step"]
     if os.path.exists(log_path):  # keep the log records the checkpoint has seen

@@ -90,6 +90,17 @@ def test_resume_refuses_other_settings(tmp_path):
     assert proc.returncode != 0 and "other settings" in proc.stderr
 
 
+def test_resume_takes_new_learning_rates_from_the_command_line(tmp_path):
+    train(tmp_path, steps=2)
+    log = train(tmp_path, "--resume", "--lr", "5e-5", "--lr-d", "2e-5", steps=3)
+    assert "learning rates from the command line: G 5e-05, D 2e-05" in log
+    ckpt = minigan.load(tmp_path / "ckpt.npz")
+    assert ckpt["opt_G"]["hparams.lr"] == 5e-5 and ckpt["opt_D"]["hparams.lr"] == 2e-5
+    assert ckpt["opt_G"]["hparams.betas"] == [0.5, 0.999]          # the rest as before
+    train(tmp_path, "--resume", steps=4)                           # and kept on the next resume
+    assert minigan.load(tmp_path / "ckpt.npz")["opt_G"]["hparams.lr"] == 5e-5
+
+
 def test_checkpoint_holds_the_average_of_g_that_the_scripts_sample(tmp_path):
     """--ema (default 0.999) keeps G_ema in the checkpoint; sample.py draws from it unless told
     --no-average; --ema 0 keeps none, and sample.py then draws from G."""
