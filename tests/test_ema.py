@@ -10,6 +10,7 @@ import pytest
 import minigan
 from minigan import models, nn
 from minigan.optim import EMA
+from tests.helpers import host
 
 
 def small_module(seed=0):
@@ -20,28 +21,29 @@ def small_module(seed=0):
 def move(module, rng):
     """Stand-in for an optimiser step: new random weights and batch-norm statistics."""
     for p in module.parameters():
-        p.data[...] = rng.normal(size=p.shape)
+        p.data[...] = minigan.backend.to_device(rng.normal(size=p.shape), p.device)
     for b in module.buffers():
         if b.data.dtype.kind == "f":
-            b.data[...] = rng.uniform(0.5, 2.0, size=b.shape)
+            b.data[...] = minigan.backend.to_device(rng.uniform(0.5, 2.0, size=b.shape), b.device)
 
 
 @pytest.mark.parametrize("decay", [0.0, 0.5, 0.9, 0.999])
-def test_average_follows_the_warmed_up_recursion(decay):
-    G = small_module().double()
+def test_average_follows_the_warmed_up_recursion(decay, device):
+    G = small_module().double().to(device)
     ema = EMA(G, decay=decay)
-    avg = [p.data.astype(np.float64) for p in G.parameters()]      # the oracle's copy
+    avg = [np.array(host(p)) for p in G.parameters()]              # the oracle's copy, float64
     rng = np.random.default_rng(1)
     for t in range(1, 31):
         move(G, rng)
         ema.update()
         beta = min(decay, t / (t + 9))
-        avg = [beta * a + (1 - beta) * p.data for a, p in zip(avg, G.parameters())]
+        avg = [beta * a + (1 - beta) * host(p) for a, p in zip(avg, G.parameters())]
     assert ema.num_updates == 30
     for a, p in zip(avg, ema.module.parameters()):
-        np.testing.assert_allclose(p.data, a, rtol=1e-12, atol=1e-14)
+        assert p.device == device
+        np.testing.assert_allclose(host(p), a, rtol=1e-12, atol=1e-14)
     for b, live in zip(ema.module.buffers(), G.buffers()):         # copied, not averaged
-        np.testing.assert_array_equal(b.data, live.data)
+        np.testing.assert_array_equal(host(b), host(live))
 
 
 def test_decay_zero_is_the_live_module_and_a_constant_module_is_its_own_average():

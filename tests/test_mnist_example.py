@@ -120,6 +120,10 @@ def test_checkpoint_holds_the_average_of_g_that_the_scripts_sample(tmp_path):
     assert "G_ema" not in minigan.load(tmp_path / "plain" / "ckpt.npz")
     run("sample.py", "--checkpoint", str(tmp_path / "plain" / "ckpt.npz"), "--n", "8",
         "--out", str(tmp_path / "plain.npy"))
+    # Resuming such a run with averaging on starts the average from G where the run stands.
+    log = train(tmp_path / "plain", "--resume", steps=5)
+    assert "starts here, from G" in log
+    assert minigan.load(tmp_path / "plain" / "ckpt.npz")["G_ema"]["num_updates"] == 2
 
 
 def test_sample_script(tmp_path):
