@@ -16,6 +16,9 @@ Measured, per model and batch size:
     ms        median wall time of a step over --repeats runs, after a warm-up. The minigan step,
               the PyTorch step and a 1024^3 float32 np.matmul are run in turn (interleaved), so
               all three see the same machine load; the load average is printed too.
+    EMA ms    median time of one update of the moving average of G's weights
+              (minigan.optim.EMA), which examples/mnist.py adds to every step; timed in turn
+              with the others.
     GFLOP     the multiply-adds of every Linear and (transposed) convolution the step actually
               runs, counted from the layer shapes (see ``step_flops``).
     % matmul  the step's GFLOP/s as a fraction of the matmul's: 100% would mean the step runs
@@ -51,7 +54,7 @@ _threads_from_argv(sys.argv[1:])
 import numpy as np  # noqa: E402
 
 import minigan  # noqa: E402
-from minigan import backend, gan, models, nn  # noqa: E402
+from minigan import backend, gan, models, nn, optim  # noqa: E402
 
 # --- settings --------------------------------------------------------------------------------
 BATCH_SIZES = (64, 256)
@@ -302,7 +305,9 @@ def bench(name, batch, device, compare, repeats, memory):
                 torch.cuda.synchronize()
     matmul, matmul_flops = common.matmul_reference(xp, backend.rng(1, device))
     step, flops = setup(name, batch, device, "minigan")
-    fns = [matmul, step]
+    # examples/mnist.py also updates the moving average of G's weights after every step.
+    average = optim.EMA(models.build(name, latent_dim=LATENT_DIM, seed=0, device=device)[0])
+    fns = [matmul, step, average.update]
     if compare:
         torch_step, _ = setup(name, batch, device, "torch")
         fns.append(torch_step)
@@ -312,9 +317,9 @@ def bench(name, batch, device, compare, repeats, memory):
     matmul_rate = matmul_flops / t[0] / 1e9
     row = dict(model=name, batch=batch, gflop=flops / 1e9, minigan_ms=1e3 * t[1],
                gflops=flops / t[1] / 1e9, matmul_gflops=matmul_rate,
-               fraction_of_matmul=flops / t[1] / 1e9 / matmul_rate)
+               fraction_of_matmul=flops / t[1] / 1e9 / matmul_rate, ema_ms=1e3 * t[2])
     if compare:
-        row.update(torch_ms=1e3 * t[2], ratio=t[1] / t[2], first_d_loss=first)
+        row.update(torch_ms=1e3 * t[3], ratio=t[1] / t[3], first_d_loss=first)
     if memory and device == "cpu":
         row["minigan_mib"] = peak_memory(name, batch, device, "minigan")
         if compare:
@@ -349,7 +354,8 @@ def _fmt(value, spec, width):
 
 
 def print_table(rows, compare):
-    header = (f"{'model':<15} {'batch':>5} {'GFLOP':>6} {'ms':>8} {'GFLOP/s':>8} {'%matmul':>7}")
+    header = (f"{'model':<15} {'batch':>5} {'GFLOP':>6} {'ms':>8} {'GFLOP/s':>8} {'%matmul':>7}"
+              f" {'EMA ms':>6}")
     if compare:
         header += f" {'torch ms':>8} {'ratio':>6}"
     header += f" {'MiB':>6}" + (f" {'torchMiB':>8} {'mem':>5}" if compare else "")
@@ -358,7 +364,7 @@ def print_table(rows, compare):
     print("-" * len(header))
     for r in rows:
         line = (f"{r['model']:<15} {r['batch']:>5} {r['gflop']:>6.2f} {r['minigan_ms']:>8.1f} "
-                f"{r['gflops']:>8.1f} {100 * r['fraction_of_matmul']:>6.0f}%")
+                f"{r['gflops']:>8.1f} {100 * r['fraction_of_matmul']:>6.0f}% {r['ema_ms']:>6.2f}")
         if compare:
             line += f" {r['torch_ms']:>8.1f} {r['ratio']:>5.2f}x"
         line += " " + _fmt(r.get("minigan_mib"), ".0f", 6)
