@@ -37,7 +37,7 @@ def test_script_runs_one_tiny_configuration(tmp_path):
     (row,) = result["rows"]
     assert result["threads"] == 1 and row["batch"] == 2
     assert row["minigan_ms"] > 0 and row["matmul_gflops"] > 0 and row["gflop"] > 0
-    assert 0 < row["ema_ms"] < row["minigan_ms"]
+    assert row["ema_ms"] > 0
     assert row["minigan_mib"] is not None  # the peak-memory subprocess ran
 
 def test_cuda_without_a_gpu_is_a_clear_skip():
