@@ -397,11 +397,13 @@ class EMA:
             raise ValueError(f"EMA: decay must be in [0, 1), got {decay}")
         self.decay = float(decay)
         self.num_updates = 0
-        self.source = module
         self.module = copy.deepcopy(module).eval()    # same layers, own arrays
         for p in self.module.parameters():
             p.grad = None
             p.requires_grad_(False)                   # sampling from it builds no graph
+        # (average, live) pairs, in the same order: the copy has the live module's structure.
+        self._params = list(zip(self.module.parameters(), module.parameters()))
+        self._buffers = list(zip(self.module.buffers(), module.buffers()))
         self._scratch_buffers = {}
 
     def update(self):
@@ -409,12 +411,13 @@ class EMA:
         self.num_updates += 1
         t = self.num_updates
         beta = min(self.decay, t / (t + 9))
-        for avg, p in zip(self.module.parameters(), self.source.parameters()):
+        live = [p for _, p in self._params]
+        for avg, p in self._params:
             xp = backend.get_array_module(avg.data, p.data, op="EMA.update")
             avg.data *= _scalar(beta, p)                    # in place, in the parameter's dtype
-            scratch = _scratch(self._scratch_buffers, p, self.source.parameters())
+            scratch = _scratch(self._scratch_buffers, p, live)
             avg.data += xp.multiply(p.data, _scalar(1 - beta, p), out=scratch)
-        for avg, b in zip(self.module.buffers(), self.source.buffers()):
+        for avg, b in self._buffers:
             avg.data[...] = b.data
 
     def state_dict(self):

@@ -85,13 +85,16 @@ def test_state_dict_round_trip_continues_identically(tmp_path):
     for _ in range(5):
         move(G, rng)
         ema.update()
-    minigan.save(tmp_path / "ema.npz", ema=ema)
-    other = EMA(small_module(seed=7), decay=0.5)
-    other.source = G
-    other.load_state_dict(minigan.load(tmp_path / "ema.npz")["ema"])
+    minigan.save(tmp_path / "ema.npz", G=G, ema=ema)
+    ckpt = minigan.load(tmp_path / "ema.npz")
+    G2 = small_module(seed=7)                      # other weights, until the checkpoint's
+    G2.load_state_dict(ckpt["G"])
+    other = EMA(G2, decay=0.5)
+    other.load_state_dict(ckpt["ema"])
     assert (other.decay, other.num_updates) == (0.9, 5)
-    for _ in range(3):
-        move(G, rng)
+    for seed in range(3):                          # both live modules take the same steps
+        move(G, np.random.default_rng(seed))
+        move(G2, np.random.default_rng(seed))
         ema.update()
         other.update()
     for a, b in zip(ema.module.state_dict().values(), other.module.state_dict().values()):
