@@ -383,7 +383,9 @@ class EMA:
         avg    = beta_t * avg + (1 - beta_t) * p  in place
 
     so the average looks back over about ``1 / (1 - decay)`` steps (1,000 for 0.999). Without
-    the warm-up, the first thousand averages would still be mostly the initial weights.
+    the warm-up, the first thousand averages would still be mostly the initial weights. While
+    the warm-up lasts (``t < 9 decay / (1 - decay)``: 8,991 updates for 0.999, 89,991 for
+    0.9999), the average looks back over about the last ``t / 9`` steps, whatever ``decay`` is.
     Buffers (batch norm's running statistics) are copied, not averaged: they are statistics
     of the live network's activations already.
 
