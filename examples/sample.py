@@ -4,8 +4,9 @@
     python examples/sample.py --checkpoint out/mnist/ckpt.npz --n 64 --out s.npy --grid grid.png
 
 Draws from the moving average of G's weights where the checkpoint has one (--no-average: from
-G's own). Writes float32 images of shape (N, 1, 28, 28) in the generator's output range (see the model's
-``data_range`` in minigan.models) as a .npy file, and optionally a PNG grid of the first 64.
+G's own). Writes float32 images of shape (N, 1, 28, 28) in the generator's output range (see
+the model's ``data_range`` in minigan.models) as a .npy file, and optionally a PNG grid of the
+first 64.
 """
 
 import argparse
