@@ -120,18 +120,16 @@ if args.resume:
     asked = [{h: getattr(opt, h) for h in opt.hyperparameters} for opt in (opt_G, opt_D)]
     opt_G.load_state_dict(ckpt["opt_G"])                           # moments, steps, and the
     opt_D.load_state_dict(ckpt["opt_D"])                           # checkpoint's learning rates
-    new_rates = any(v is not None for v in (args.lr, args.lr_d, args.beta1))
-    if new_rates:
-        for opt, hparams in zip((opt_G, opt_D), asked):            # unless told otherwise now
-            for name, value in hparams.items():
-                setattr(opt, name, value)
     batches.load_state_dict(ckpt["batches"])
     step = ckpt["step"]
     if os.path.exists(log_path):  # keep the log records the checkpoint has seen
         with open(log_path) as f:
             records = [r for r in map(json.loads, f) if r["step"] <= step]
     print(f"resumed from {ckpt_path} at step {step}")
-    if new_rates:
+    if any(v is not None for v in (args.lr, args.lr_d, args.beta1)):
+        for opt, hparams in zip((opt_G, opt_D), asked):            # unless told otherwise now
+            for name, value in hparams.items():
+                setattr(opt, name, value)
         print(f"learning rates from the command line: G {opt_G.lr:g}, D {opt_D.lr:g}")
     if ema is not None and "G_ema" in ckpt:
         ema.load_state_dict(ckpt["G_ema"])

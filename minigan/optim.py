@@ -404,7 +404,8 @@ class EMA:
             p.grad = None
             p.requires_grad_(False)                   # sampling from it builds no graph
         # (average, live) pairs, in the same order: the copy has the live module's structure.
-        self._params = list(zip(self.module.parameters(), module.parameters()))
+        self._live = list(module.parameters())
+        self._params = list(zip(self.module.parameters(), self._live))
         self._buffers = list(zip(self.module.buffers(), module.buffers()))
         self._scratch_buffers = {}
 
@@ -413,11 +414,10 @@ class EMA:
         self.num_updates += 1
         t = self.num_updates
         beta = min(self.decay, t / (t + 9))
-        live = [p for _, p in self._params]
         for avg, p in self._params:
             xp = backend.get_array_module(avg.data, p.data, op="EMA.update")
             avg.data *= _scalar(beta, p)                    # in place, in the parameter's dtype
-            scratch = _scratch(self._scratch_buffers, p, live)
+            scratch = _scratch(self._scratch_buffers, p, self._live)
             avg.data += xp.multiply(p.data, _scalar(1 - beta, p), out=scratch)
         for avg, b in self._buffers:
             avg.data[...] = b.data
@@ -439,7 +439,7 @@ class EMA:
             raise ValueError(f"EMA.load_state_dict: missing key(s) {missing} (is this an EMA's "
                              f"state dict?)")
         decay, num_updates = float(sd.pop("decay")), int(sd.pop("num_updates"))
-        weights = {k[len("module."):] if k.startswith("module.") else k: v for k, v in sd.items()}
+        weights = {k.removeprefix("module."): v for k, v in sd.items()}
         self.module.load_state_dict(weights)           # checks names and shapes, then copies
         self.decay, self.num_updates = decay, num_updates
 
