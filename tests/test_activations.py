@@ -123,3 +123,18 @@ def test_stable_at_extremes(device, name, dtype):
     tol = 1e-6 if dtype == np.float32 else 1e-12
     assert_close(y, value.astype(dtype), rtol=tol, atol=tol)
     assert_close(x.grad, grad.astype(dtype), rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sigmoid_flushes_subnormals_to_zero(device, dtype):
+    # Across the inputs where e^x falls below the smallest normal float (x < log(tiny): -87.3
+    # in float32, -708.4 in float64) down to where it underflows to 0 anyway.
+    tiny = np.finfo(dtype).tiny
+    x64 = np.linspace(np.log(tiny) - 20, np.log(tiny) + 5, 2001)
+    x = minigan.tensor(x64, requires_grad=True, dtype=dtype, device=device)
+    y = F.sigmoid(x)
+    y.sum().backward()
+    for a in (host(y), host(x.grad)):
+        assert not ((a != 0) & (np.abs(a) < tiny)).any()       # no subnormals
+        assert np.abs(a - expit(x64)).max() < tiny              # off by less than the flush
+    assert (host(y)[x64 > np.log(tiny) + 1] > 0).all()          # normal values are kept
