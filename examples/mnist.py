@@ -58,9 +58,10 @@ parser.add_argument("--beta1", type=float, default=None, help="Adam's beta1 (def
 parser.add_argument("--k", type=int, default=1, help="D updates per G update (Algorithm 1's k)")
 parser.add_argument("--saturating", action="store_true",
                     help="use the minimax G loss log(1 - D(G(z))) instead of -log D(G(z))")
-parser.add_argument("--ema", type=float, default=0.999,
+parser.add_argument("--ema", type=float, default=None,
                     help="decay of the moving average of G's weights that samples are drawn from "
-                         "(default 0.999, about the last 1,000 steps; 0: no average, sample G)")
+                         "(default 0.999, about the last 1,000 steps, or the checkpoint's on "
+                         "--resume; 0: no average, sample G)")
 parser.add_argument("--latent-dim", type=int, default=100)
 parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
 parser.add_argument("--seed", type=int, default=0)
@@ -78,7 +79,7 @@ log_path = os.path.join(args.out, "log.jsonl")
 spec = models.SPECS[args.arch]
 if args.batch_size is None:
     args.batch_size = spec.batch_size
-if not 0 <= args.ema < 1:
+if args.ema is not None and not 0 <= args.ema < 1:
     parser.error(f"--ema must lie in [0, 1), got {args.ema}")
 device = backend.check_device(args.device)
 
@@ -101,7 +102,7 @@ G, D = models.build(args.arch, args.latent_dim, seed=args.seed, device=device,
 opt_G, opt_D = models.make_optimizers(args.arch, G, D, optimizer=args.optimizer, lr=args.lr,
                                       lr_d=args.lr_d,
                                       betas=None if args.beta1 is None else (args.beta1, 0.999))
-ema = optim.EMA(G, decay=args.ema) if args.ema > 0 else None   # G's weights, averaged
+ema = optim.EMA(G, decay=args.ema or 0.999) if args.ema != 0 else None  # G's weights, averaged
 fixed_z = models.sample_noise(args.arch, 64, args.latent_dim, backend.rng(step_seed(0, 0), device),
                               device)                              # (64, latent_dim)
 config = {k: v for k, v in vars(args).items() if k not in ("resume", "out", "data_dir")}
@@ -132,10 +133,13 @@ if args.resume:
                 setattr(opt, name, value)
         print(f"learning rates from the command line: G {opt_G.lr:g}, D {opt_D.lr:g}")
     if ema is not None and "G_ema" in ckpt:
-        ema.load_state_dict(ckpt["G_ema"])
-        ema.decay = args.ema                                       # --ema may change on resume
+        ema.load_state_dict(ckpt["G_ema"])                         # with the checkpoint's decay,
+        if args.ema is not None and args.ema != ema.decay:         # unless told otherwise now
+            ema.decay = args.ema
+            print(f"decay of the average from the command line: {ema.decay:g}")
     elif ema is not None:
         print("the checkpoint has no average of G's weights: it starts here, from G")
+config["ema"] = 0.0 if ema is None else ema.decay
 
 
 def save_checkpoint():

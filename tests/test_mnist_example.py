@@ -101,6 +101,17 @@ def test_resume_takes_new_learning_rates_from_the_command_line(tmp_path):
     assert minigan.load(tmp_path / "ckpt.npz")["opt_G"]["hparams.lr"] == 5e-5
 
 
+def test_resume_keeps_the_checkpoints_average_decay_unless_given(tmp_path):
+    train(tmp_path, "--ema", "0.99", steps=2)
+    train(tmp_path, "--resume", steps=3)                           # no --ema: the checkpoint's
+    ckpt = minigan.load(tmp_path / "ckpt.npz")
+    assert ckpt["G_ema"]["decay"] == 0.99 and ckpt["config"]["ema"] == 0.99
+    log = train(tmp_path, "--resume", "--ema", "0.9", steps=4)
+    assert "decay of the average from the command line: 0.9" in log
+    ckpt = minigan.load(tmp_path / "ckpt.npz")
+    assert ckpt["G_ema"]["decay"] == 0.9 and ckpt["G_ema"]["num_updates"] == 4
+
+
 def test_checkpoint_holds_the_average_of_g_that_the_scripts_sample(tmp_path):
     """--ema (default 0.999) keeps G_ema in the checkpoint; sample.py draws from it unless told
     --no-average; --ema 0 keeps none, and sample.py then draws from G."""
