@@ -45,7 +45,7 @@ SPLITS = 10                  # Inception Score splits
 MODE_THRESHOLD = 0.01        # a digit is a covered mode with >= 1% of the samples
 VALIDATION_N = 1000          # Parzen validation images
 VALIDATION_SEED = 0          # which 1,000 (and which n held-out images when n < 10,000)
-CACHE_VERSION = 2           # 2: the NN distance to the test images
+CACHE_VERSION = 3           # 2: the NN distance to the test images; 3: Parzen by digit
 
 # Computed once per process (a caller that evaluates many checkpoints pays for them once):
 _memo = {"reference": {}, "test_features": {}, "ceiling": {}}
@@ -57,13 +57,14 @@ def load_reference(data_dir=None):
     if data_dir in _memo["reference"]:
         return _memo["reference"][data_dir]
     train, _ = mnist.load_mnist("train", data_dir=data_dir)            # (60000, 28, 28) uint8
-    test, _ = mnist.load_mnist("test", data_dir=data_dir)              # (10000, 28, 28) uint8
+    test, test_labels = mnist.load_mnist("test", data_dir=data_dir)    # (10000, 28, 28) uint8
     rng = np.random.default_rng(VALIDATION_SEED)
     pick = rng.choice(10000, VALIDATION_N, replace=False)
     ref = _memo["reference"][data_dir] = {
         "train": mnist.scale(train[:50000], (0.0, 1.0)),               # what models train on
         "held_out": mnist.scale(train[50000:60000], (0.0, 1.0)),       # never trained on
         "test": mnist.scale(test, (0.0, 1.0)),                         # all 10,000, unsplit
+        "test_labels": test_labels,                                    # (10000,)
         "validation": mnist.scale(train[50000:60000][pick], (0.0, 1.0)),
         "validation_ceiling": mnist.scale(train[:50000][np.sort(
             rng.choice(50000, VALIDATION_N, replace=False))], (0.0, 1.0)),
@@ -120,8 +121,11 @@ def measure(x, ref, clf, test_features, parzen=True, validation="validation"):
     if parzen:
         p = metrics.parzen_log_likelihood(x, ref["test"], ref[validation])
         out.update(parzen_mean=p.mean, parzen_sem=p.sem, parzen_sigma=p.sigma)
+        # The same mean over the test images of each digit: which digits the score is lost on.
+        out["parzen_by_digit"] = [float(p.log_likelihoods[ref["test_labels"] == d].mean())
+                                  for d in range(10)]
     else:
-        out.update(parzen_mean=None, parzen_sem=None, parzen_sigma=None)
+        out.update(parzen_mean=None, parzen_sem=None, parzen_sigma=None, parzen_by_digit=None)
     times["parzen"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -199,6 +203,10 @@ def table(samples, real):
     lines = [f"{'metric':<32}{'samples':>20}{'real (held-out)':>20}", "-" * 72]
     for label, key in ROWS:
         lines.append(f"{label:<32}{_fmt(samples, key):>20}{_fmt(real, key):>20}")
+    if samples["parzen_by_digit"] is not None:
+        lines += ["", "Parzen by test digit" + "".join(f"{d:>7}" for d in range(10))]
+        for name, row in (("samples", samples), ("real", real)):
+            lines.append(f"  {name:<18}" + "".join(f"{v:7.1f}" for v in row["parzen_by_digit"]))
     return "\n".join(lines)
 
 

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.skipif(not DATA, reason="MINIGAN_DATA (the MNIST direct
 
 METRIC_KEYS = {"n", "parzen_mean", "parzen_sem", "parzen_sigma", "fid", "is_mean", "is_std",
                "modes", "digit_histogram", "kl_to_uniform", "nn_median", "nn_test_median",
-               "nn_ratio", "seconds"}
+               "nn_ratio", "parzen_by_digit", "seconds"}
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +72,19 @@ def test_real_images_score_like_the_ceiling_and_json_has_every_key(evaluate, hel
     assert 0.5 * r["nn_median"] < s["nn_median"] < 2 * r["nn_median"]
     # Held-out images are nearer the (5x larger) training set than the test set, by about 0.9.
     assert 0.8 < s["nn_ratio"] < 1.0 and 0.8 < r["nn_ratio"] < 1.0
+
+
+def test_parzen_by_digit_shows_the_digits_the_samples_cover(evaluate, held_out, tmp_path):
+    images, labels = held_out
+    path = save_samples(tmp_path / "sevens.npy", images[labels == 7][:300], (0.0, 1.0))
+    result = evaluate.main(["--samples", path, "--range", "0,1", "--n", "300"])
+    s = result["samples"]
+    assert int(np.argmax(s["parzen_by_digit"])) == 7
+    # The digits' means, weighted by how many test images each has, are the overall mean.
+    _, test_labels = mnist.load_mnist("test", data_dir=DATA)
+    counts = np.bincount(test_labels, minlength=10)
+    assert np.isclose(counts @ s["parzen_by_digit"] / counts.sum(), s["parzen_mean"])
+    assert "Parzen by test digit" in evaluate.table(s, result["real"])
 
 
 def test_copies_of_training_images_are_caught(evaluate, tmp_path):
