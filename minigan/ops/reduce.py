@@ -39,23 +39,32 @@ class Max(Function):
     """y = max of x over ``axis``.
 
     VJP: g goes to the entries that attain the max; ties share it equally (as ``torch.amax``).
+
+    The reduced axes are first moved to the front, in one copy: NumPy reduces a short innermost
+    axis, such as maxout's groups of 5, one group at a time, about ten times slower than it takes
+    the elementwise max of whole rows.
     """
 
     @staticmethod
     def forward(ctx, x, axis, keepdims):
+        xp = get_array_module(x)
         axes = _axes(axis, x.ndim)
-        y = x.max(axis=axes, keepdims=True)
-        winners = x == y
+        kept = [n for i, n in enumerate(x.shape) if i not in axes]
+        rows = xp.ascontiguousarray(xp.moveaxis(x, axes, range(len(axes)))).reshape(-1, *kept)
+        y = rows.max(axis=0, keepdims=True).reshape(kept)    # (*kept)
+        winners = rows == y                                  # (reduced, *kept)
         ctx.save_for_backward(winners)
-        ctx.axes = axes
-        return y if keepdims else y.reshape([n for i, n in enumerate(y.shape) if i not in axes])
+        ctx.shape, ctx.axes = x.shape, axes
+        return y.reshape(_keepdims_shape(x.shape, axes)) if keepdims else y
 
     @staticmethod
     def backward(ctx, g):
         (winners,) = ctx.saved
-        g = g.reshape(_keepdims_shape(winners.shape, ctx.axes))
-        count = winners.sum(axis=ctx.axes, keepdims=True).astype(g.dtype)
-        return winners * (g / count)
+        axes = ctx.axes
+        g = g.reshape(winners.shape[1:])
+        gx = winners * (g / winners.sum(axis=0, dtype=g.dtype))  # ties share g
+        gx = gx.reshape([ctx.shape[a] for a in axes] + list(winners.shape[1:]))
+        return get_array_module(g).moveaxis(gx, range(len(axes)), axes)
 
 
 def sum(x, axis=None, keepdims=False):
