@@ -103,6 +103,27 @@ def test_adam_matches_the_textbook_formula_for_any_hyperparameters(seed, lr, b1,
         np.testing.assert_allclose(host(p), want, **TOL[np.float64])
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_adam_flushes_subnormal_second_moments_to_zero(device, dtype):
+    """A gradient that falls to 0 leaves v decaying by beta2 a step into the subnormal floats;
+    the 100th step sets such v to 0, and the steps still follow the formula."""
+    tiny = np.finfo(dtype).tiny
+    p = minigan.tensor(np.zeros(4), dtype=dtype, device=device, requires_grad=True)
+    # v after step 1: tiny * 2^(14, 10, 6, 2); 99 steps of 0.9 (about 2^-15) later, subnormal.
+    g0 = np.sqrt(tiny / 0.1) * 2.0 ** np.array([7, 5, 3, 1])
+    grads = [g0] + [np.zeros(4)] * 99
+    hp = dict(lr=1e-3, betas=(0.5, 0.9), eps=1e-8, weight_decay=0.0)
+    opt = Adam([p], **hp)
+    for k, g in enumerate(grads, 1):
+        p.grad = backend.to_device(g.astype(dtype), device)
+        opt.step()
+        v = host(opt.state[0]["exp_avg_sq"])
+        if k == 99:
+            assert ((v > 0) & (v < tiny)).all()                     # all of it subnormal now,
+    assert (v == 0).all()                                           # and 0 after step 100
+    np.testing.assert_allclose(host(p), adam_reference(np.zeros(4), grads, **hp), **TOL[dtype])
+
+
 def test_adam_weight_decay_is_an_l2_term_added_to_the_gradient():
     params = make_params(2)
     grads = grad_sequence(2, [p.shape for p in params])
