@@ -14,10 +14,10 @@ def _sigmoid(x):
 
     Below x = log(smallest normal float), -87.3 in float32, e^-|x| is *subnormal*: correct,
     but x86 CPUs compute with subnormal numbers up to 100x more slowly, and a sigmoid's output
-    is the next layer's input. Trained goodfellow2014 generators set 4% of their pixels there,
-    which made the matrix product in D's first layer 12x slower. So e is flushed to 0 below the
-    smallest normal float: an error under 1.2e-38 (float32) in a value that is 0 to 37 digits.
-    docs/derivations/activations.md; test: test_sigmoid_flushes_subnormals_to_zero.
+    is the next layer's input. A trained goodfellow2014 generator puts 4% of its pixels there,
+    which made the matrix product in D's first layer 12x slower. So such e is set to 0, an
+    absolute error below 1.2e-38 in float32 (docs/derivations/activations.md; test:
+    test_sigmoid_flushes_subnormals_to_zero).
     """
     xp = get_array_module(x)
     e = xp.exp(-xp.abs(x))
