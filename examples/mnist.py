@@ -20,8 +20,9 @@ weights (--ema, minigan.optim.EMA): training does not settle on one generator, a
 the last thousand or so is a better one than the latest. --ema 0 turns it off.
 
 Ctrl-C saves a checkpoint at the end of the current step and stops; --resume continues exactly
-(bit for bit) as if the run had never stopped. --lr, --lr-d or --beta1 given with --resume
-replace the checkpoint's settings from there on (to lower the learning rate late in a run).
+(bit for bit) as if the run had never stopped. --lr, --lr-d, --beta1 or --ema given with
+--resume replace the checkpoint's settings from there on (to lower the learning rate late in a
+run, or to start averaging a run trained with --ema 0).
 """
 
 import argparse
@@ -132,6 +133,8 @@ if args.resume:
             for name, value in hparams.items():
                 setattr(opt, name, value)
         print(f"learning rates from the command line: G {opt_G.lr:g}, D {opt_D.lr:g}")
+    if args.ema is None and ckpt["config"].get("ema") == 0:
+        ema = None                                                 # trained with --ema 0: kept off
     if ema is not None and "G_ema" in ckpt:
         ema.load_state_dict(ckpt["G_ema"])                         # with the checkpoint's decay,
         if args.ema is not None and args.ema != ema.decay:         # unless told otherwise now

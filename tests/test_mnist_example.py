@@ -131,8 +131,11 @@ def test_checkpoint_holds_the_average_of_g_that_the_scripts_sample(tmp_path):
     assert "G_ema" not in minigan.load(tmp_path / "plain" / "ckpt.npz")
     run("sample.py", "--checkpoint", str(tmp_path / "plain" / "ckpt.npz"), "--n", "8",
         "--out", str(tmp_path / "plain.npy"))
-    # Resuming such a run with averaging on starts the average from G where the run stands.
-    log = train(tmp_path / "plain", "--resume", steps=5)
+    # Resumed, such a run stays without an average, unless --ema asks for one: that starts
+    # from G where the run stands.
+    train(tmp_path / "plain", "--resume", steps=4)
+    assert "G_ema" not in minigan.load(tmp_path / "plain" / "ckpt.npz")
+    log = train(tmp_path / "plain", "--resume", "--ema", "0.999", steps=6)
     assert "starts here, from G" in log
     assert minigan.load(tmp_path / "plain" / "ckpt.npz")["G_ema"]["num_updates"] == 2
 
