@@ -15,6 +15,7 @@ Public helpers:
     to_numpy(array)             a NumPy array, whatever the input
     default_device / set_default_device   the device used by constructors (``minigan.tensor``)
     rng(seed, device)           a seeded random Generator on a device
+    flush_subnormals(array)     set the floats below the smallest normal one to 0, in place
     cuda_available()            whether CuPy and a GPU are usable
 """
 
@@ -137,3 +138,18 @@ def rng(seed=None, device="cpu"):
     if isinstance(seed, (tuple, list)):
         seed = int(np.random.SeedSequence([int(s) for s in seed]).generate_state(1, np.uint64)[0])
     return xp_for(device).random.default_rng(seed)
+
+
+def flush_subnormals(a):
+    """Set the entries of float array ``a`` that are *subnormal* (nonzero, below the smallest
+    normal float: 1.2e-38 in float32, 2.2e-308 in float64) to 0, in place; returns ``a``.
+
+    Subnormals are exact, but x86 CPUs do arithmetic on them in microcode, up to 100x more
+    slowly, and nothing turns that off from NumPy. Two places make them in training: a sigmoid
+    output far in its negative tail (minigan.ops.activations._sigmoid), and Adam's second
+    moment where a gradient stays 0 (minigan.optim.Adam). Both are that close to 0 only to
+    matter as 0. A multiply by the mask, not ``a[a < tiny] = 0``: on an array with many zeros
+    the masked write costs 7x more (12 against 1.8 ms for 940,000 floats).
+    """
+    a *= a >= get_array_module(a).finfo(a.dtype).tiny
+    return a

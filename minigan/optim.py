@@ -356,7 +356,7 @@ class Adam(Optimizer):
             # the update (sqrt(v) < 1.1e-19 in float32, against eps = 1e-8), so it is set to 0.
             # Every 100 steps, not every step: the pass costs a tenth of an mlp step.
             if t % 100 == 0:
-                v *= v >= xp.finfo(v.dtype).tiny
+                backend.flush_subnormals(v)
 
             # Bias corrections in float64 Python arithmetic (beta2^t is close to 1), then cast.
             step_size = _scalar(self.lr / (1 - beta1 ** t), p)

@@ -5,7 +5,7 @@ All are elementwise, so each VJP is ``g * f'(x)``. Where ``f'`` is cheaper from 
 Derivations: docs/derivations/activations.md. Tests: tests/test_activations.py.
 """
 
-from ..backend import get_array_module
+from ..backend import flush_subnormals, get_array_module
 from ..tensor import Function
 
 
@@ -20,8 +20,7 @@ def _sigmoid(x):
     test_sigmoid_flushes_subnormals_to_zero).
     """
     xp = get_array_module(x)
-    e = xp.exp(-xp.abs(x))
-    e *= e >= xp.finfo(e.dtype).tiny       # flush subnormals to 0 (see above)
+    e = flush_subnormals(xp.exp(-xp.abs(x)))
     return xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
 

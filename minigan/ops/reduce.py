@@ -51,7 +51,7 @@ class Max(Function):
         axes = _axes(axis, x.ndim)
         kept = [n for i, n in enumerate(x.shape) if i not in axes]
         rows = xp.ascontiguousarray(xp.moveaxis(x, axes, range(len(axes)))).reshape(-1, *kept)
-        y = rows.max(axis=0, keepdims=True).reshape(kept)    # (*kept)
+        y = rows.max(axis=0, keepdims=True).reshape(kept)    # (*kept), an array even if 0-d
         winners = rows == y                                  # (reduced, *kept)
         ctx.save_for_backward(winners)
         ctx.shape, ctx.axes = x.shape, axes
