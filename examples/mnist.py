@@ -59,6 +59,9 @@ parser.add_argument("--beta1", type=float, default=None, help="Adam's beta1 (def
 parser.add_argument("--k", type=int, default=1, help="D updates per G update (Algorithm 1's k)")
 parser.add_argument("--saturating", action="store_true",
                     help="use the minimax G loss log(1 - D(G(z))) instead of -log D(G(z))")
+parser.add_argument("--pack", type=int, default=1,
+                    help="D judges packs of this many samples, real or generated, at once "
+                         "(PacGAN): it sees how often G repeats a kind of digit (default 1)")
 parser.add_argument("--ema", type=float, default=None,
                     help="decay of the moving average of G's weights that samples are drawn from "
                          "(default 0.999, about the last 1,000 steps, or the checkpoint's on "
@@ -80,6 +83,9 @@ log_path = os.path.join(args.out, "log.jsonl")
 spec = models.SPECS[args.arch]
 if args.batch_size is None:
     args.batch_size = spec.batch_size
+if args.pack < 1 or args.batch_size % args.pack:
+    parser.error(f"--pack must be a positive divisor of the batch size {args.batch_size}, "
+                 f"got {args.pack}")
 if args.ema is not None and not 0 <= args.ema < 1:
     parser.error(f"--ema must lie in [0, 1), got {args.ema}")
 device = backend.check_device(args.device)
@@ -99,7 +105,7 @@ batches = mnist.Batches(x_train, batch_size=args.batch_size, seed=args.seed)
 
 # --- models and optimisers ----------------------------------------------------------------------
 G, D = models.build(args.arch, args.latent_dim, seed=args.seed, device=device,
-                    data=x_train)                              # some start G's bias from the data
+                    data=x_train, pack=args.pack)            # some start G's bias from the data
 opt_G, opt_D = models.make_optimizers(args.arch, G, D, optimizer=args.optimizer, lr=args.lr,
                                       lr_d=args.lr_d,
                                       betas=None if args.beta1 is None else (args.beta1, 0.999))
@@ -113,8 +119,9 @@ if args.resume:
     if not os.path.exists(ckpt_path):
         sys.exit(f"--resume: no checkpoint at {ckpt_path}")
     ckpt = minigan.load(ckpt_path, device=device)
-    changed = {k: (ckpt["config"].get(k), v) for k, v in config.items()
-               if k in ("arch", "latent_dim", "batch_size", "seed") and ckpt["config"].get(k) != v}
+    before = {"pack": 1, **ckpt["config"]}                      # runs from before --pack: 1
+    changed = {k: (before.get(k), v) for k, v in config.items()
+               if k in ("arch", "latent_dim", "batch_size", "seed", "pack") and before.get(k) != v}
     if changed:
         sys.exit(f"--resume: the checkpoint was trained with other settings: {changed}")
     G.load_state_dict(ckpt["G"])

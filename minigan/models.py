@@ -31,7 +31,7 @@ class ModelSpec:
     """How to build and train one reference architecture."""
     name: str
     generator: callable            # latent_dim -> Module
-    discriminator: callable        # () -> Module
+    discriminator: callable        # image channels -> Module (more than 1: packed samples)
     source: str                    # where the architecture comes from
     data_range: tuple = (-1.0, 1.0)  # the generator's output range; data is scaled to match
     noise: str = "normal"          # "normal": N(0, 1); "uniform": U(-1, 1); "uniform:R": U(-R, R)
@@ -68,9 +68,9 @@ def _keras_dcgan_generator(latent_dim, batch_norm):
     )
 
 
-def _keras_dcgan_discriminator():
+def _keras_dcgan_discriminator(channels=1):
     return nn.Sequential(
-        nn.Conv2d(1, 64, 5, stride=2, padding="same"),      # (N, 64, 14, 14)
+        nn.Conv2d(channels, 64, 5, stride=2, padding="same"),      # (N, 64, 14, 14)
         nn.LeakyReLU(0.3),
         nn.Dropout(0.3),
         nn.Conv2d(64, 128, 5, stride=2, padding="same"),    # (N, 128, 7, 7)
@@ -94,9 +94,9 @@ def _dcgan_3x3_generator(latent_dim):
     )
 
 
-def _dcgan_3x3_discriminator():
+def _dcgan_3x3_discriminator(channels=1):
     return nn.Sequential(
-        nn.Conv2d(1, 64, 3, stride=2, padding="same"),      # (N, 64, 14, 14)
+        nn.Conv2d(channels, 64, 3, stride=2, padding="same"),      # (N, 64, 14, 14)
         nn.LeakyReLU(0.2),
         nn.Conv2d(64, 128, 3, stride=2, padding="same"),    # (N, 128, 7, 7)
         nn.LeakyReLU(0.2),
@@ -124,10 +124,10 @@ def _mlp_generator(latent_dim):
     )
 
 
-def _mlp_discriminator():
+def _mlp_discriminator(channels=1):
     return nn.Sequential(
-        nn.Flatten(),                                       # (N, 784)
-        *_mlp([784, 512, 256, 1], lambda: nn.LeakyReLU(0.2)),  # (N, 1)
+        nn.Flatten(),                                       # (N, 784 * channels)
+        *_mlp([784 * channels, 512, 256, 1], lambda: nn.LeakyReLU(0.2)),  # (N, 1)
     )
 
 
@@ -145,9 +145,9 @@ def _dcgan_bn_generator(latent_dim):
     )
 
 
-def _dcgan_bn_discriminator():
+def _dcgan_bn_discriminator(channels=1):
     return nn.Sequential(
-        nn.Conv2d(1, 64, 4, stride=2, padding=1),           # (N, 64, 14, 14)
+        nn.Conv2d(channels, 64, 4, stride=2, padding=1),           # (N, 64, 14, 14)
         nn.BatchNorm2d(64),
         nn.LeakyReLU(0.2),
         nn.Conv2d(64, 128, 4, stride=2, padding=1),         # (N, 128, 7, 7)
@@ -165,8 +165,8 @@ def _mlp_sigmoid_generator(latent_dim):
     )
 
 
-def _mlp_sigmoid_discriminator():
-    return nn.Sequential(nn.Flatten(), *_mlp([784, 256, 128, 1], lambda: nn.LeakyReLU(0.2)))
+def _mlp_sigmoid_discriminator(channels=1):
+    return nn.Sequential(nn.Flatten(), *_mlp([784 * channels, 256, 128, 1], lambda: nn.LeakyReLU(0.2)))
 
 
 def _goodfellow2014_generator(latent_dim):
@@ -178,14 +178,14 @@ def _goodfellow2014_generator(latent_dim):
     )
 
 
-def _goodfellow2014_discriminator():
+def _goodfellow2014_discriminator(channels=1):
     # Maxout layers of 240 units x 5 pieces: a Linear to 1200 features, then the max of each
     # group of 5. Dropout on the input (keep 0.8) and hidden layers (keep 0.5), as in the paper's
     # pylearn2 configuration.
     return nn.Sequential(
-        nn.Flatten(),                                       # (N, 784)
+        nn.Flatten(),                                       # (N, 784 * channels)
         nn.Dropout(0.2),
-        nn.Linear(784, 240 * 5), nn.Maxout(5),              # (N, 240)
+        nn.Linear(784 * channels, 240 * 5), nn.Maxout(5),   # (N, 240)
         nn.Dropout(0.5),
         nn.Linear(240, 240 * 5), nn.Maxout(5),              # (N, 240)
         nn.Dropout(0.5),
@@ -257,7 +257,7 @@ def _spec(name):
     return SPECS[name]
 
 
-def build(name, latent_dim=100, seed=None, device="cpu", data=None):
+def build(name, latent_dim=100, seed=None, device="cpu", data=None, pack=1):
     """Build the generator and discriminator of the architecture ``name``.
 
     Args:
@@ -268,15 +268,19 @@ def build(name, latent_dim=100, seed=None, device="cpu", data=None):
         data: training images in the model's data range, ``(N, 1, 28, 28)``. Models whose spec
             says ``output_bias="marginals"`` start G's output bias from them
             (:func:`init_output_bias`); other models ignore them.
+        pack: D judges packs of this many samples (PacGAN; ``nn.Pack``): its first layer takes
+            ``pack`` images stacked as channels, and it returns one logit per pack.
 
     Returns:
         ``(G, D)``: G maps ``(N, latent_dim)`` noise to ``(N, 1, 28, 28)`` images, D maps images
-        to ``(N, 1)`` logits.
+        to ``(N // pack, 1)`` logits.
     """
     spec = _spec(name)
     if seed is not None:
         init.manual_seed(seed)
-    G, D = spec.generator(latent_dim), spec.discriminator()
+    G, D = spec.generator(latent_dim), spec.discriminator(pack)
+    if pack != 1:
+        D = nn.Sequential(nn.Pack(pack), D)     # (N, 1, 28, 28) -> (N/pack, pack, 28, 28) -> D
     schemes = spec.init if isinstance(spec.init, tuple) else (spec.init, spec.init)
     for module, scheme in zip((G, D), schemes):
         _initialise(module, scheme)

@@ -94,6 +94,7 @@ LAYERS = {
     "BatchNorm1d": (lambda: nn.BatchNorm1d(4), (6, 4)),
     "BatchNorm2d": (lambda: nn.BatchNorm2d(3), (4, 3, 2, 2)),
     "Maxout": (lambda: nn.Sequential(nn.Linear(4, 6), nn.Maxout(3)), (5, 4)),
+    "Pack": (lambda: nn.Sequential(nn.Pack(2), nn.Flatten(), nn.Linear(16, 3)), (4, 2, 2, 2)),
 }
 
 

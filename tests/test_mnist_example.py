@@ -90,6 +90,35 @@ def test_resume_refuses_other_settings(tmp_path):
     assert proc.returncode != 0 and "other settings" in proc.stderr
 
 
+def fails(*args):
+    env = {**os.environ, "MINIGAN_DATA": os.path.abspath(DATA)}
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, "examples", "mnist.py"), *args],
+                          capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode != 0
+    return proc.stderr
+
+
+def test_pack_trains_a_packed_discriminator_and_resumes_only_with_it(tmp_path):
+    train(tmp_path, "--pack", "4", steps=2)
+    ckpt = minigan.load(tmp_path / "ckpt.npz")
+    assert ckpt["config"]["pack"] == 4
+    assert ckpt["D"]["1.1.weight"].shape == (512, 4 * 784)       # Pack, then mlp's D
+    train(tmp_path, "--pack", "4", "--resume", steps=3)
+    assert "other settings" in fails("--out", str(tmp_path), "--resume", "--steps", "4",
+                                     "--batch-size", "16")
+    assert "divisor of the batch size 16" in fails("--out", str(tmp_path / "odd"), "--pack", "3",
+                                                    "--batch-size", "16")
+
+
+def test_checkpoints_from_before_pack_resume_unpacked(tmp_path):
+    train(tmp_path, steps=2)
+    path = tmp_path / "ckpt.npz"
+    ckpt = minigan.load(path)
+    del ckpt["config"]["pack"]
+    minigan.save(path, **ckpt)
+    assert "resumed from" in train(tmp_path, "--resume", steps=3)
+
+
 def test_resume_takes_new_learning_rates_from_the_command_line(tmp_path):
     train(tmp_path, steps=2)
     log = train(tmp_path, "--resume", "--lr", "5e-5", "--lr-d", "2e-5", steps=3)

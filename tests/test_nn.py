@@ -312,6 +312,30 @@ def test_flatten_unflatten_shapes():
         nn.Unflatten(1, (3, 28, 28))(flat)
 
 
+def test_pack_stacks_consecutive_samples_as_channels():
+    """Pack(m): sample i*m + j is channel block j of pack i (the naive loop), and it is a reshape:
+    its backward hands every pack's gradient back to the samples it came from."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(6, 2, 3, 4))
+    packed = nn.Pack(3)(minigan.tensor(x))
+    assert packed.shape == (2, 6, 3, 4)
+    for i in range(2):
+        for j in range(3):
+            np.testing.assert_array_equal(host(packed)[i, 2 * j:2 * j + 2], x[3 * i + j])
+    assert nn.Pack(2)(minigan.tensor(np.zeros((4, 784)))).shape == (2, 1568)
+    x64 = minigan.tensor(x, requires_grad=True)
+    assert gradcheck(lambda x: nn.Pack(3)(x), (x64,))
+    assert repr(nn.Pack(2)) == "Pack(m=2)"
+
+
+def test_pack_names_the_shape_it_cannot_pack():
+    with pytest.raises(minigan.ShapeError, match=r"Pack.*\(5, 1, 28, 28\).*multiple of 2"):
+        nn.Pack(2)(minigan.tensor(np.zeros((5, 1, 28, 28), dtype=np.float32)))
+    for m in (0, -1, 1.5):
+        with pytest.raises(ValueError, match="positive integer"):
+            nn.Pack(m)
+
+
 # --- init --------------------------------------------------------------------------------------
 
 def test_fans_follow_pytorch():

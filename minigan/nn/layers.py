@@ -290,3 +290,34 @@ class Unflatten(Module):
 
     def extra_repr(self):
         return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
+
+
+class Pack(Module):
+    """Stack each run of ``m`` consecutive samples along the channel axis:
+    ``(N, C, ...) -> (N/m, m*C, ...)``; sample ``i*m + j`` becomes channels ``j*C .. (j+1)*C - 1``
+    of pack ``i``.
+
+    PacGAN's packing (Lin et al. 2018, "PacGAN: the power of two samples in generative
+    adversarial networks"): a discriminator that judges m samples at once sees how often they
+    repeat a kind of sample, which one sample at a time it cannot, and so penalises a generator
+    that draws some modes too often. Put it in front of a discriminator whose first layer takes
+    m*C channels; its one logit per pack then stands for m real or m generated samples.
+
+    It is a reshape, so its VJP is the reshape back (``Tensor.reshape``).
+    """
+
+    def __init__(self, m):
+        super().__init__()
+        if int(m) != m or m < 1:
+            raise ValueError(f"Pack: the pack size must be a positive integer, got {m!r}")
+        self.m = int(m)
+
+    def forward(self, x):
+        n = x.shape[0]
+        if x.ndim < 2 or n % self.m:
+            raise ShapeError(f"Pack: cannot pack input of shape {x.shape} into groups of {self.m} "
+                             f"samples (the batch size must be a multiple of {self.m})")
+        return x.reshape((n // self.m, self.m * x.shape[1]) + x.shape[2:])
+
+    def extra_repr(self):
+        return f"m={self.m}"
