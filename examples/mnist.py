@@ -4,6 +4,7 @@
     python examples/mnist.py --arch dcgan_bn --steps 5000
     python examples/mnist.py --device cuda                # the same, on an NVIDIA GPU (CuPy)
     python examples/mnist.py --resume                     # continue where --out's run stopped
+    python examples/mnist.py --pack 2 --steps 80000       # D judges pairs of samples (PacGAN)
 
 The MNIST files are looked up in --data-dir, then $MINIGAN_DATA, then the download cache
 (downloaded there when a network is available). Everything is written into --out:

@@ -278,9 +278,10 @@ def build(name, latent_dim=100, seed=None, device="cpu", data=None, pack=1):
     spec = _spec(name)
     if seed is not None:
         init.manual_seed(seed)
-    G, D = spec.generator(latent_dim), spec.discriminator(pack)
-    if pack != 1:
-        D = nn.Sequential(nn.Pack(pack), D)     # (N, 1, 28, 28) -> (N/pack, pack, 28, 28) -> D
+    packer = nn.Pack(pack)                      # checks pack before D is sized by it
+    G, D = spec.generator(latent_dim), spec.discriminator(packer.m)
+    if packer.m != 1:
+        D = nn.Sequential(packer, D)            # (N, 1, 28, 28) -> (N/pack, pack, 28, 28) -> D
     schemes = spec.init if isinstance(spec.init, tuple) else (spec.init, spec.init)
     for module, scheme in zip((G, D), schemes):
         _initialise(module, scheme)

@@ -69,6 +69,8 @@ def test_packed_discriminator_judges_packs_of_samples(name):
     logits[1].sum().backward()
     moved = np.abs(minigan.backend.to_numpy(x.grad)).reshape(6, -1).max(axis=1) > 0
     assert moved.tolist() == [False, False, True, True, False, False]
+    with pytest.raises(ValueError, match="positive integer"):
+        models.build(name, pack=0)
 
 
 def test_layer_shapes_dcgan_tf():

@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 import minigan
 import minigan.functional as F
 from minigan import backend, nn
-from minigan.gradcheck import gradcheck
+from minigan.gradcheck import check_adjoint, gradcheck
 from minigan.nn import init
 
-from .helpers import host, t64
+from .helpers import host, t64, vjp_of
 from .strategies import seeds
 
 
@@ -314,7 +314,8 @@ def test_flatten_unflatten_shapes():
 
 def test_pack_stacks_consecutive_samples_as_channels():
     """Pack(m): sample i*m + j is channel block j of pack i (the naive loop), and it is a reshape:
-    its backward hands every pack's gradient back to the samples it came from."""
+    its backward hands every pack's gradient back to the samples it came from (gradcheck, and
+    the adjoint identity with the backward pass)."""
     rng = np.random.default_rng(0)
     x = rng.normal(size=(6, 2, 3, 4))
     packed = nn.Pack(3)(minigan.tensor(x))
@@ -325,6 +326,7 @@ def test_pack_stacks_consecutive_samples_as_channels():
     assert nn.Pack(2)(minigan.tensor(np.zeros((4, 784)))).shape == (2, 1568)
     x64 = minigan.tensor(x, requires_grad=True)
     assert gradcheck(lambda x: nn.Pack(3)(x), (x64,))
+    check_adjoint(nn.Pack(3), vjp_of(nn.Pack(3), x.shape), x.shape, (2, 6, 3, 4))
     assert repr(nn.Pack(2)) == "Pack(m=2)"
 
 
