@@ -70,7 +70,7 @@ def _keras_dcgan_generator(latent_dim, batch_norm):
 
 def _keras_dcgan_discriminator(channels=1):
     return nn.Sequential(
-        nn.Conv2d(channels, 64, 5, stride=2, padding="same"),      # (N, 64, 14, 14)
+        nn.Conv2d(channels, 64, 5, stride=2, padding="same"),  # (N, 64, 14, 14)
         nn.LeakyReLU(0.3),
         nn.Dropout(0.3),
         nn.Conv2d(64, 128, 5, stride=2, padding="same"),    # (N, 128, 7, 7)
@@ -96,7 +96,7 @@ def _dcgan_3x3_generator(latent_dim):
 
 def _dcgan_3x3_discriminator(channels=1):
     return nn.Sequential(
-        nn.Conv2d(channels, 64, 3, stride=2, padding="same"),      # (N, 64, 14, 14)
+        nn.Conv2d(channels, 64, 3, stride=2, padding="same"),  # (N, 64, 14, 14)
         nn.LeakyReLU(0.2),
         nn.Conv2d(64, 128, 3, stride=2, padding="same"),    # (N, 128, 7, 7)
         nn.LeakyReLU(0.2),
@@ -147,7 +147,7 @@ def _dcgan_bn_generator(latent_dim):
 
 def _dcgan_bn_discriminator(channels=1):
     return nn.Sequential(
-        nn.Conv2d(channels, 64, 4, stride=2, padding=1),           # (N, 64, 14, 14)
+        nn.Conv2d(channels, 64, 4, stride=2, padding=1),    # (N, 64, 14, 14)
         nn.BatchNorm2d(64),
         nn.LeakyReLU(0.2),
         nn.Conv2d(64, 128, 4, stride=2, padding=1),         # (N, 128, 7, 7)
@@ -166,7 +166,8 @@ def _mlp_sigmoid_generator(latent_dim):
 
 
 def _mlp_sigmoid_discriminator(channels=1):
-    return nn.Sequential(nn.Flatten(), *_mlp([784 * channels, 256, 128, 1], lambda: nn.LeakyReLU(0.2)))
+    return nn.Sequential(nn.Flatten(),
+                         *_mlp([784 * channels, 256, 128, 1], lambda: nn.LeakyReLU(0.2)))
 
 
 def _goodfellow2014_generator(latent_dim):
