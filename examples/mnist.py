@@ -114,6 +114,8 @@ ema = optim.EMA(G, decay=args.ema or 0.999) if args.ema != 0 else None  # G's we
 fixed_z = models.sample_noise(args.arch, 64, args.latent_dim, backend.rng(step_seed(0, 0), device),
                               device)                              # (64, latent_dim)
 config = {k: v for k, v in vars(args).items() if k not in ("resume", "out", "data_dir")}
+# Plot titles: with --pack, D's loss and D(x), D(G(z)) are per pack of samples, not per image.
+run_name = args.arch if args.pack == 1 else f"{args.arch}, D judges packs of {args.pack}"
 
 step, records = 0, []
 if args.resume:
@@ -165,7 +167,7 @@ def save_samples():
     with minigan.no_grad():
         fake = sampler(fixed_z)                                    # (64, 1, 28, 28)
     G.train()
-    title = f"{args.arch}, step {step}" + ("" if ema is None else " (averaged G)")
+    title = f"{run_name}, step {step}" + ("" if ema is None else " (averaged G)")
     save_image_grid(fake, os.path.join(args.out, f"samples_{step:06d}.png"),
                     value_range=spec.data_range, title=title)
     save_image_grid(fake, os.path.join(args.out, "samples.png"), value_range=spec.data_range,
@@ -236,7 +238,7 @@ while step < args.steps and not stop_requested:
 
     if step % args.sample_every == 0 or step == args.steps:
         mean_pixel = save_samples()
-        save_loss_curves(records, os.path.join(args.out, "losses.png"), title=args.arch)
+        save_loss_curves(records, os.path.join(args.out, "losses.png"), title=run_name)
         low = spec.data_range[0]
         if (not collapse_warned and records and records[-1]["d_fake"] < 0.01
                 and mean_pixel < low + 0.05 * (spec.data_range[1] - low)):
