@@ -20,10 +20,14 @@ DATA = os.environ.get("MINIGAN_DATA")
 pytestmark = pytest.mark.skipif(not DATA, reason="MINIGAN_DATA (the MNIST directory) is not set")
 
 
-def run(script, *args):
+def launch(script, *args):
     env = {**os.environ, "MINIGAN_DATA": os.path.abspath(DATA) if DATA else ""}
-    proc = subprocess.run([sys.executable, os.path.join(ROOT, "examples", script), *args],
+    return subprocess.run([sys.executable, os.path.join(ROOT, "examples", script), *args],
                           capture_output=True, text=True, env=env, timeout=600)
+
+
+def run(script, *args):
+    proc = launch(script, *args)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc.stdout + proc.stderr
 
@@ -83,9 +87,7 @@ def test_default_batch_size_is_the_models(tmp_path, arch, batch):
 
 def fails(*args):
     """Run examples/mnist.py expecting it to refuse; its error message."""
-    env = {**os.environ, "MINIGAN_DATA": os.path.abspath(DATA)}
-    proc = subprocess.run([sys.executable, os.path.join(ROOT, "examples", "mnist.py"), *args],
-                          capture_output=True, text=True, env=env, timeout=600)
+    proc = launch("mnist.py", *args)
     assert proc.returncode != 0
     return proc.stderr
 
