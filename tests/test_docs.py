@@ -1,4 +1,5 @@
-"""Every ```python block in README.md and docs/**/*.md runs, so the documentation cannot rot.
+"""Every ```python block in README.md and docs/**/*.md runs, and every relative link in them
+leads somewhere, so the documentation cannot rot.
 
 How blocks are run:
   * the blocks of one Markdown file run in order, in one shared namespace (a later block may use
@@ -12,6 +13,11 @@ between them but blank lines or one short line of prose such as "prints") is tha
 expected standard output. Trailing spaces are ignored, and a line holding only "..." stands for
 any number of lines.
 
+Links: a relative link ``[text](path)`` must name a file or folder that exists, and one with
+``#anchor`` into a Markdown file must name one of its headings, slugged as GitHub does
+(lower case, punctuation dropped, spaces to hyphens, a repeated heading gets ``-1``, ``-2``...).
+Links inside code blocks and code spans are not links.
+
 Markers (the fence's info string):
   ```python           run
   ```python no-run    shown, not run (for a block that needs data, a GPU or a long time)
@@ -20,6 +26,7 @@ Markers (the fence's info string):
 
 import contextlib
 import io
+import re
 import socket
 from pathlib import Path
 
@@ -171,3 +178,81 @@ def test_expected_output_parser():
     assert output_matches("a  \nb\n", "a\nb")
     assert not output_matches("a\nb\n", "a\nc")
     assert not output_matches("a\nb\n", "a\n...\nc")
+
+
+# --- links --------------------------------------------------------------------------------------
+LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")        # [text](target) and ![alt](target)
+
+
+def prose_lines(text, code_spans=False):
+    """``(line number, line)`` of the text outside fenced blocks, code spans blanked out unless
+    ``code_spans`` (then only their backticks are dropped)."""
+    out, fence = [], None
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.strip()
+        if fence is None and stripped.startswith("```"):
+            fence = stripped[:len(stripped) - len(stripped.lstrip("`"))]
+        elif fence is not None and stripped.startswith(fence):
+            fence = None
+        elif fence is None:
+            out.append((number, line.replace("`", "") if code_spans
+                         else re.sub(r"`[^`]*`", "``", line)))
+    return out
+
+
+def slug(heading):
+    """GitHub's anchor for a heading: lower case, only letters, digits, '-', '_' and spaces
+    kept, then each space a hyphen."""
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return text.replace(" ", "-")
+
+
+def anchors(text):
+    """Every heading anchor of a Markdown text, with GitHub's -1, -2 suffixes for repeats."""
+    seen, out = {}, set()
+    for _, line in prose_lines(text, code_spans=True):
+        match = re.match(r"#{1,6}\s+(.*?)\s*#*\s*$", line)
+        if match:
+            base = slug(match.group(1))
+            count = seen.get(base, 0)
+            out.add(base if count == 0 else f"{base}-{count}")
+            seen[base] = count + 1
+    return out
+
+
+def broken_links(path, root=ROOT):
+    """The relative links of one Markdown file that lead nowhere, as messages."""
+    bad, label = [], str(path.relative_to(root))
+    for number, line in prose_lines(path.read_text(encoding="utf-8")):
+        for target in LINK.findall(line):
+            if re.match(r"[a-z][a-z0-9+.-]*:", target):             # http:, https:, mailto:
+                continue
+            file_part, _, anchor = target.partition("#")
+            where = (path.parent / file_part).resolve() if file_part else path
+            if not where.exists():
+                bad.append(f"{label}:{number}: {target} (no such file)")
+            elif anchor and where.suffix == ".md" and \
+                    anchor not in anchors(where.read_text(encoding="utf-8")):
+                bad.append(f"{label}:{number}: {target} (no such heading)")
+    return bad
+
+
+@pytest.mark.parametrize(
+    "path", FILES or [pytest.param(None, marks=pytest.mark.skip(reason="no Markdown files yet"))],
+    ids=[_label(p) for p in FILES] or ["none"])
+def test_markdown_links_lead_somewhere(path):
+    assert broken_links(path) == []
+
+
+def test_link_checker(tmp_path):
+    (tmp_path / "a.md").write_text("\n".join([
+        "# Title", "## 1. Parzen (Goodfellow et al., 2014)", "## Packing (`--pack`)", "## Title",
+        "[ok](b.md#fréchet-distance) [ok](#1-parzen-goodfellow-et-al-2014) [ok](#title-1)",
+        "[ok](#packing---pack) [ok](https://example.org/x#y) `[code](nowhere.md)`",
+        "[bad](missing.md) [bad](b.md#nowhere) [bad](#title-2)",
+        "```", "[code](nowhere.md)", "# not a heading", "```", "[bad](#not-a-heading)"]),
+        encoding="utf-8")
+    (tmp_path / "b.md").write_text("## Fréchet distance\n", encoding="utf-8")
+    assert broken_links(tmp_path / "a.md", root=tmp_path) == ["a.md:7: missing.md (no such file)", "a.md:7: b.md#nowhere (no such heading)",
+                   "a.md:7: #title-2 (no such heading)",
+                   "a.md:12: #not-a-heading (no such heading)"]
