@@ -148,3 +148,25 @@ def test_samples_outside_the_declared_range_are_refused(evaluate, held_out, tmp_
         evaluate.main(["--samples", path, "--range", "0,1", "--n", "50", "--skip-parzen"])
     with pytest.raises(SystemExit):                  # --samples without --range
         evaluate.main(["--samples", path, "--n", "50"])
+
+
+def test_held_out_images_measure_as_the_ceiling(evaluate):
+    result = evaluate.main(["--held-out", "--n", "200"])
+    s, r = dict(result["samples"]), dict(result["real"])
+    s.pop("seconds"), r.pop("seconds")
+    assert s == r                        # the same images, measured the same way
+    assert result["source"] == {"held_out": "train[50000:60000]"}
+
+
+def test_blur_is_rewarded_by_parzen_and_punished_by_fid(evaluate, tmp_path):
+    # The Parzen window's bias (docs/metrics.md): a blurred copy of the real images scores
+    # tens of nats *above* the real images, while FID sees the blur as a loss.
+    out = tmp_path / "blurred.json"
+    result = evaluate.main(["--held-out", "--n", "400", "--blur", "0.7", "--json", str(out)])
+    s, r = result["samples"], result["real"]
+    assert s["parzen_mean"] > r["parzen_mean"] + 10 * (s["parzen_sem"] + r["parzen_sem"])
+    assert s["fid"] > r["fid"] + 5.0
+    saved = json.loads(out.read_text())["protocol"]
+    assert saved["blur"] == 0.7 and saved["off_protocol"] is True
+    with pytest.raises(SystemExit):
+        evaluate.main(["--held-out", "--n", "400", "--blur", "-1"])
