@@ -15,6 +15,7 @@ The MNIST files are looked up in --data-dir, then $MINIGAN_DATA, then the downlo
     log.jsonl                one JSON record per --log-every steps
     ckpt.npz                 G, D, both optimisers, G's moving average, the step and the data
                              order (atomic writes)
+    ckpt_020000.npz ...      with --keep-every N, the same every N steps, kept
 
 The grids, examples/sample.py and examples/evaluate.py draw from the moving average of G's
 weights (--ema, minigan.optim.EMA): training does not settle on one generator, and the average of
@@ -76,6 +77,9 @@ parser.add_argument("--data-dir", default=None, help="directory with the MNIST *
 parser.add_argument("--log-every", type=int, default=100, help="steps between log records")
 parser.add_argument("--sample-every", type=int, default=1000, help="steps between sample grids")
 parser.add_argument("--checkpoint-every", type=int, default=2000, help="steps between checkpoints")
+parser.add_argument("--keep-every", type=int, default=0,
+                    help="also keep the checkpoint of every this many steps as ckpt_<step>.npz, "
+                         "to evaluate a long run along its way (default 0: only the latest)")
 args = parser.parse_args()
 
 os.makedirs(args.out, exist_ok=True)
@@ -87,6 +91,8 @@ if args.batch_size is None:
 if args.pack < 1 or args.batch_size % args.pack:
     parser.error(f"--pack must be a positive divisor of the batch size {args.batch_size}, "
                  f"got {args.pack}")
+if args.keep_every < 0:
+    parser.error(f"--keep-every must be 0 (off) or a number of steps, got {args.keep_every}")
 if args.ema is not None and not 0 <= args.ema < 1:
     parser.error(f"--ema must lie in [0, 1), got {args.ema}")
 device = backend.check_device(args.device)
@@ -155,10 +161,16 @@ if args.resume:
 config["ema"] = 0.0 if ema is None else ema.decay
 
 
+def keep_step():
+    return args.keep_every and step % args.keep_every == 0
+
+
 def save_checkpoint():
     average = {} if ema is None else {"G_ema": ema}
-    minigan.save(ckpt_path, G=G, D=D, opt_G=opt_G, opt_D=opt_D, step=step,
-                 batches=batches.state_dict(), config=config, **average)
+    paths = [ckpt_path] + ([os.path.join(args.out, f"ckpt_{step:06d}.npz")] if keep_step() else [])
+    for path in paths:
+        minigan.save(path, G=G, D=D, opt_G=opt_G, opt_D=opt_D, step=step,
+                     batches=batches.state_dict(), config=config, **average)
 
 
 def save_samples():
@@ -248,7 +260,7 @@ while step < args.steps and not stop_requested:
                   f"gradient: {args.arch} has no normalisation in G (docs/models.md explains why; "
                   f"--arch dcgan_tf adds the batch norm back).", file=sys.stderr)
 
-    if step % args.checkpoint_every == 0 or step == args.steps or stop_requested:
+    if step % args.checkpoint_every == 0 or keep_step() or step == args.steps or stop_requested:
         save_checkpoint()
 
 bar.close()

@@ -49,11 +49,16 @@ def assert_same_checkpoints(a, b):
 
 def test_run_writes_outputs_and_resumes_bit_identically(tmp_path):
     straight, resumed = tmp_path / "straight", tmp_path / "resumed"
-    log = train(straight)
+    log = train(straight, "--keep-every", "12")
     assert "D(G(z))" in log and "done at step 24" in log
     for name in ("samples.png", "samples_000012.png", "samples_000024.png", "losses.png",
                  "log.jsonl", "ckpt.npz"):
         assert (straight / name).stat().st_size > 0, name
+    # --keep-every: the checkpoints of steps 12 and 24 kept beside the latest, and only those.
+    assert sorted(p.name for p in straight.glob("ckpt_*.npz")) == ["ckpt_000012.npz",
+                                                                    "ckpt_000024.npz"]
+    assert minigan.load(straight / "ckpt_000012.npz")["step"] == 12
+    assert_same_checkpoints(straight / "ckpt_000024.npz", straight / "ckpt.npz")
     records = [json.loads(line) for line in open(straight / "log.jsonl")]
     assert [r["step"] for r in records] == list(range(4, 25, 4))
     assert all(np.isfinite(r["loss_d"]) and 0 <= r["d_fake"] <= 1 for r in records)
