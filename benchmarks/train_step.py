@@ -77,11 +77,20 @@ def _forward_flops(layer, x_shape, y_shape):
     return 0
 
 
+def _leaves(model):
+    """The layers of a Sequential in order, nested Sequentials (a packed D) opened up."""
+    for layer in model:
+        if isinstance(layer, nn.Sequential):
+            yield from _leaves(layer)
+        else:
+            yield layer
+
+
 def trace(model, x):
     """Run ``model`` (a Sequential) layer by layer: [(layer, input shape, output shape)]."""
     out = []
     with minigan.no_grad():
-        for layer in model:
+        for layer in _leaves(model):
             y = layer(x)
             out.append((layer, x.shape, y.shape))
             x = y
@@ -163,6 +172,14 @@ def torch_twin(model, x):
         def forward(self, y):
             return y.unflatten(1, (-1, self.pieces)).amax(2)
 
+    class Pack(tnn.Module):
+        def __init__(self, m):
+            super().__init__()
+            self.m = m
+
+        def forward(self, y):
+            return y.reshape(y.shape[0] // self.m, self.m * y.shape[1], *y.shape[2:])
+
     layers = []
     for m, x_shape, y_shape in trace(model, x):
         if isinstance(m, nn.Linear):
@@ -201,6 +218,8 @@ def torch_twin(model, x):
             layers.append(tnn.Flatten(m.start_dim, m.end_dim))
         elif isinstance(m, nn.Unflatten):
             layers.append(tnn.Unflatten(m.dim, m.unflattened_size))
+        elif isinstance(m, nn.Pack):
+            layers.append(Pack(m.m))
         else:
             raise TypeError(f"no PyTorch twin for {type(m).__name__}")
     return tnn.Sequential(*layers)
@@ -243,9 +262,10 @@ def torch_train_step(G, D, opt_G, opt_D, real, z):
 
 
 # --- one configuration ------------------------------------------------------------------------
-def setup(name, batch, device, framework, seed=0):
-    """Models, optimisers, a batch and the step function for ``framework``, plus the FLOPs."""
-    G, D = models.build(name, latent_dim=LATENT_DIM, seed=seed, device=device)
+def setup(name, batch, device, framework, seed=0, pack=1):
+    """Models, optimisers, a batch and the step function for ``framework``, plus the FLOPs.
+    ``pack``: D judges packs of that many samples (``models.build(..., pack=)``)."""
+    G, D = models.build(name, latent_dim=LATENT_DIM, seed=seed, device=device, pack=pack)
     gen = backend.rng(seed, device)
     lo, hi = models.SPECS[name].data_range
     real = minigan.tensor(gen.uniform(lo, hi, (batch, 1, 28, 28)).astype(np.float32))
@@ -265,12 +285,12 @@ def setup(name, batch, device, framework, seed=0):
     return (lambda: torch_train_step(tG, tD, opt_G, opt_D, treal, tz)), flops
 
 
-def memory_child(name, batch, device, framework):
+def memory_child(name, batch, device, framework, pack=1):
     """(Run in a fresh process.) Peak growth of the resident set over MEMORY_STEPS steps, MiB."""
     import ctypes
     import gc
 
-    step, _ = setup(name, batch, device, framework)
+    step, _ = setup(name, batch, device, framework, pack=pack)
     step()  # the warm-up creates the optimiser state, which is not a step's working memory
     gc.collect()
     try:  # hand freed heap pages back, so that the baseline is what is really held
@@ -283,10 +303,10 @@ def memory_child(name, batch, device, framework):
     return (common.peak_rss_kib() - baseline) / 1024
 
 
-def peak_memory(name, batch, device, framework):
+def peak_memory(name, batch, device, framework, pack=1):
     """:func:`memory_child` in a fresh subprocess (same thread settings), or None on failure."""
     cmd = [sys.executable, os.path.abspath(__file__), "--memory-child", framework, name,
-           str(batch), "--device", device]
+           str(batch), "--device", device, "--pack", str(pack)]
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode:
         print(f"  memory of {framework} {name} batch {batch} failed:\n{done.stderr[-2000:]}",
@@ -295,7 +315,7 @@ def peak_memory(name, batch, device, framework):
     return float(done.stdout.strip().splitlines()[-1])
 
 
-def bench(name, batch, device, compare, repeats, memory):
+def bench(name, batch, device, compare, repeats, memory, pack=1):
     xp = backend.xp_for(device)
     def sync():  # wait for the GPU, so that a step's time includes its kernels
         if device == "cuda":
@@ -304,39 +324,39 @@ def bench(name, batch, device, compare, repeats, memory):
                 import torch
                 torch.cuda.synchronize()
     matmul, matmul_flops = common.matmul_reference(xp, backend.rng(1, device))
-    step, flops = setup(name, batch, device, "minigan")
+    step, flops = setup(name, batch, device, "minigan", pack=pack)
     # examples/mnist.py also updates the moving average of G's weights after every step.
     average = optim.EMA(models.build(name, latent_dim=LATENT_DIM, seed=0, device=device)[0])
     fns = [matmul, step, average.update]
     if compare:
-        torch_step, _ = setup(name, batch, device, "torch")
+        torch_step, _ = setup(name, batch, device, "torch", pack=pack)
         fns.append(torch_step)
         # Same weights and data: D's first loss agrees where no dropout draws differ.
         first = float(step()), float(torch_step())
     t = common.median_seconds(fns, repeats, sync)
     matmul_rate = matmul_flops / t[0] / 1e9
-    row = dict(model=name, batch=batch, gflop=flops / 1e9, minigan_ms=1e3 * t[1],
+    row = dict(model=name, pack=pack, batch=batch, gflop=flops / 1e9, minigan_ms=1e3 * t[1],
                gflops=flops / t[1] / 1e9, matmul_gflops=matmul_rate,
                fraction_of_matmul=flops / t[1] / 1e9 / matmul_rate, ema_ms=1e3 * t[2])
     if compare:
         row.update(torch_ms=1e3 * t[3], ratio=t[1] / t[3], first_d_loss=first)
     if memory and device == "cpu":
-        row["minigan_mib"] = peak_memory(name, batch, device, "minigan")
+        row["minigan_mib"] = peak_memory(name, batch, device, "minigan", pack)
         if compare:
-            row["torch_mib"] = peak_memory(name, batch, device, "torch")
+            row["torch_mib"] = peak_memory(name, batch, device, "torch", pack)
             if row["minigan_mib"] and row["torch_mib"]:
                 row["memory_ratio"] = row["minigan_mib"] / row["torch_mib"]
     row["load"] = common.load()
     return row
 
 
-def profile(name, batch, device, repeats, top=15):
+def profile(name, batch, device, repeats, top=15, pack=1):
     """cProfile ``repeats`` minigan steps (after a warm-up one); print the top functions by own
     time. A GEMM is the ``@`` inside a function, so it counts as that function's own time."""
     import cProfile
     import pstats
 
-    step, flops = setup(name, batch, device, "minigan")
+    step, flops = setup(name, batch, device, "minigan", pack=pack)
     step()
     profiler = cProfile.Profile()
     profiler.enable()
@@ -354,7 +374,9 @@ def _fmt(value, spec, width):
 
 
 def print_table(rows, compare):
-    header = (f"{'model':<15} {'batch':>5} {'GFLOP':>6} {'ms':>8} {'GFLOP/s':>8} {'%matmul':>7}"
+    labels = [r["model"] if r["pack"] == 1 else f"{r['model']} pack {r['pack']}" for r in rows]
+    width = max([15] + [len(label) for label in labels])
+    header = (f"{'model':<{width}} {'batch':>5} {'GFLOP':>6} {'ms':>8} {'GFLOP/s':>8} {'%matmul':>7}"
               f" {'EMA ms':>6}")
     if compare:
         header += f" {'torch ms':>8} {'ratio':>6}"
@@ -362,8 +384,8 @@ def print_table(rows, compare):
     header += f" {'load':>5}"
     print(header)
     print("-" * len(header))
-    for r in rows:
-        line = (f"{r['model']:<15} {r['batch']:>5} {r['gflop']:>6.2f} {r['minigan_ms']:>8.1f} "
+    for r, label in zip(rows, labels):
+        line = (f"{label:<{width}} {r['batch']:>5} {r['gflop']:>6.2f} {r['minigan_ms']:>8.1f} "
                 f"{r['gflops']:>8.1f} {100 * r['fraction_of_matmul']:>6.0f}% {r['ema_ms']:>6.2f}")
         if compare:
             line += f" {r['torch_ms']:>8.1f} {r['ratio']:>5.2f}x"
@@ -381,6 +403,9 @@ def main():
     parser.add_argument("--models", nargs="+", default=models.names(), choices=models.names())
     parser.add_argument("--batch-sizes", nargs="+", type=int, default=list(BATCH_SIZES))
     parser.add_argument("--device", default="cpu", choices=backend.DEVICES)
+    parser.add_argument("--pack", nargs="+", type=int, default=[1],
+                        help="D judges packs of this many samples (examples/mnist.py --pack); "
+                             "several values: a row each")
     parser.add_argument("--repeats", type=int, default=REPEATS, help="timed steps per number")
     parser.add_argument("--threads", type=int,
                         help="BLAS/OpenMP threads for NumPy and PyTorch (default: one per core)")
@@ -411,15 +436,16 @@ def main():
             torch.set_num_threads(threads)
     if args.memory_child:
         framework, name, batch = args.memory_child
-        print(memory_child(name, int(batch), args.device, framework))
+        print(memory_child(name, int(batch), args.device, framework, args.pack[0]))
         return
 
     if args.profile:
-        profile(args.models[0], args.batch_sizes[0], args.device, args.repeats)
+        profile(args.models[0], args.batch_sizes[0], args.device, args.repeats,
+                pack=args.pack[0])
         return
     load_before = common.load()
-    rows = [bench(name, batch, args.device, args.compare, args.repeats, args.memory)
-            for batch in args.batch_sizes for name in args.models]
+    rows = [bench(name, batch, args.device, args.compare, args.repeats, args.memory, pack)
+            for batch in args.batch_sizes for name in args.models for pack in args.pack]
     print(f"device {args.device}, float32, median of {args.repeats} steps; threads {threads}; "
           f"{os.cpu_count()} cores, load {load_before} before, {common.load()} after; "
           f"matmul 1024^3 float32: {np.median([r['matmul_gflops'] for r in rows]):.0f} GFLOP/s")

@@ -48,10 +48,12 @@ def test_cuda_without_a_gpu_is_a_clear_skip():
                           capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert done.returncode == 0 and "skipped" in done.stdout
 
-def test_flop_count_is_what_a_train_step_computes(train_step_module, monkeypatch):
+@pytest.mark.parametrize("pack", [1, 2])
+def test_flop_count_is_what_a_train_step_computes(train_step_module, monkeypatch, pack):
     """Count the GEMMs the Linear op actually runs during one train_step (forward, and in
-    backward only the gradients asked for) and compare with the formula from layer shapes."""
-    N, name = 3, "mlp_sigmoid"
+    backward only the gradients asked for) and compare with the formula from layer shapes;
+    with a packed D too, whose layers sit one Sequential deeper."""
+    N, name = 4, "mlp_sigmoid"
     counted = []
     forward, backward = linalg.Linear.forward, linalg.Linear.backward
 
@@ -66,7 +68,7 @@ def test_flop_count_is_what_a_train_step_computes(train_step_module, monkeypatch
 
     monkeypatch.setattr(linalg.Linear, "forward", staticmethod(counting_forward))
     monkeypatch.setattr(linalg.Linear, "backward", staticmethod(counting_backward))
-    G, D = models.build(name, seed=0)
+    G, D = models.build(name, seed=0, pack=pack)
     opt_G, opt_D = models.make_optimizers(name, G, D)
     real = models.sample_noise(name, N, 784).reshape(N, 1, 28, 28)
     z = models.sample_noise(name, N)
