@@ -273,6 +273,7 @@ def main(argv=None):
     start = time.perf_counter()
 
     ref = load_reference(args.data_dir)
+    generate_start = time.perf_counter()
     validation = "validation"
     if args.held_out:
         # Real images as the Parzen centres: sigma is chosen on train[0:50000], as for the ceiling.
@@ -294,7 +295,7 @@ def main(argv=None):
         source_info = {"samples": os.fspath(args.samples), "range": list(data_range)}
     if args.blur:
         x = blur(x, args.blur)
-    generate_seconds = time.perf_counter() - start
+    generate_seconds = time.perf_counter() - generate_start
 
     clf = load_classifier(args.classifier)
     clf_sha256 = WEIGHTS_SHA256 if args.classifier is None else sha256_of(args.classifier)
