@@ -376,8 +376,8 @@ def _fmt(value, spec, width):
 def print_table(rows, compare):
     labels = [r["model"] if r["pack"] == 1 else f"{r['model']} pack {r['pack']}" for r in rows]
     width = max([15] + [len(label) for label in labels])
-    header = (f"{'model':<{width}} {'batch':>5} {'GFLOP':>6} {'ms':>8} {'GFLOP/s':>8} {'%matmul':>7}"
-              f" {'EMA ms':>6}")
+    header = (f"{'model':<{width}} {'batch':>5} {'GFLOP':>6} {'ms':>8} {'GFLOP/s':>8}"
+              f" {'%matmul':>7} {'EMA ms':>6}")
     if compare:
         header += f" {'torch ms':>8} {'ratio':>6}"
     header += f" {'MiB':>6}" + (f" {'torchMiB':>8} {'mem':>5}" if compare else "")

@@ -253,6 +253,6 @@ def test_link_checker(tmp_path):
         "```", "[code](nowhere.md)", "# not a heading", "```", "[bad](#not-a-heading)"]),
         encoding="utf-8")
     (tmp_path / "b.md").write_text("## Fréchet distance\n", encoding="utf-8")
-    assert broken_links(tmp_path / "a.md", root=tmp_path) == ["a.md:7: missing.md (no such file)", "a.md:7: b.md#nowhere (no such heading)",
-                   "a.md:7: #title-2 (no such heading)",
-                   "a.md:12: #not-a-heading (no such heading)"]
+    assert broken_links(tmp_path / "a.md", root=tmp_path) == [
+        "a.md:7: missing.md (no such file)", "a.md:7: b.md#nowhere (no such heading)",
+        "a.md:7: #title-2 (no such heading)", "a.md:12: #not-a-heading (no such heading)"]

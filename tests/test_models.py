@@ -53,14 +53,14 @@ def test_shapes_and_ranges(name):
 def test_packed_discriminator_judges_packs_of_samples(name):
     """build(pack=m): D takes the same images and returns one logit per m of them; only its first
     layer grows (m times the inputs), and the pack's logit depends on every sample in it."""
-    G, D = models.build(name, seed=0, pack=2)
+    _, D = models.build(name, seed=0, pack=2)
     _, D1 = models.build(name, seed=0)
     assert isinstance(D[0], nn.Pack) and D[0].m == 2
     first = lambda d: next(m for m in d.modules() if getattr(m, "weight", None) is not None)
     assert first(D).weight.shape[1] == 2 * first(D1).weight.shape[1]
     grown = models.parameter_count(D) - models.parameter_count(D1)
     assert grown == first(D).weight.size - first(D1).weight.size
-    G.eval(), D.eval()
+    D.eval()
     rng = np.random.default_rng(0)
     x = minigan.tensor(rng.uniform(-1, 1, size=(6, 1, 28, 28)).astype(np.float32),
                        requires_grad=True)
