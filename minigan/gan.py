@@ -9,12 +9,15 @@ With ``r`` the logits of N real examples and ``f`` the logits of M generated one
 
     value                  V = mean log sigma(r) + mean log sigma(-f)     (the estimate of V(D, G))
     discriminator_loss     L_D = -V
+                           with one-sided label smoothing s (real examples' target t = 1 - s):
+                           L_D = -mean[t log sigma(r) + (1 - t) log sigma(-r)] - mean log sigma(-f)
     generator_loss         L_G = -mean log sigma(f)         non-saturating (the default)
                            L_G =  mean log sigma(-f)        saturating: the minimax form
 
 and their gradients with respect to the logits (docs/derivations/gan_loss.md derives them):
 
     dL_D/dr = (sigma(r) - 1) / N = -sigma(-r) / N      in (-1/N, 0)
+            = (sigma(r) - t) / N                        smoothed: in (-t/N, s/N)
     dL_D/df =  sigma(f) / M                             in (0, 1/M)
     dL_G/df = (sigma(f) - 1) / M = -sigma(-f) / M       non-saturating: -> -1/M as f -> -inf
     dL_G/df = -sigma(f) / M                             saturating: -> 0 as f -> -inf
@@ -77,11 +80,33 @@ def value(real_logits, fake_logits):
                real_logits)
 
 
-def discriminator_loss(real_logits, fake_logits):
+def _check_smoothing(label_smoothing):
+    if not 0.0 <= label_smoothing < 1.0:
+        raise ValueError(f"label_smoothing must lie in [0, 1) (the real examples' target is "
+                         f"1 - label_smoothing), got {label_smoothing}")
+    return 1.0 - label_smoothing
+
+
+def discriminator_loss(real_logits, fake_logits, label_smoothing=0.0):
     """L_D = -V: the discriminator maximises V, i.e. minimises the binary cross-entropy of
-    calling real examples real (target 1) and generated ones fake (target 0)."""
-    v = value(real_logits, fake_logits)
-    return -v if isinstance(v, Tensor) else _0d(-v, v)
+    calling real examples real (target 1) and generated ones fake (target 0).
+
+    Args:
+        label_smoothing: one-sided label smoothing (Salimans et al. 2016): the real examples'
+            target becomes ``t = 1 - label_smoothing``, generated ones keep 0. D's optimum
+            becomes ``t p_data / (p_data + p_g)``, so D is never rewarded for certainty on real
+            data; smoothing the fake targets too would stop penalising G where data has no mass
+            (docs/derivations/gan_loss.md).
+    """
+    t = _check_smoothing(label_smoothing)
+    if label_smoothing == 0.0:
+        v = value(real_logits, fake_logits)
+        return -v if isinstance(v, Tensor) else _0d(-v, v)
+    if isinstance(real_logits, Tensor) or isinstance(fake_logits, Tensor):
+        real_term = t * F.log_sigmoid(real_logits) + label_smoothing * F.log_sigmoid(-real_logits)
+        return -(real_term.mean() + F.log_sigmoid(-fake_logits).mean())
+    real_term = t * _log_sigmoid(real_logits) + label_smoothing * _log_sigmoid(-real_logits)
+    return _0d(-(_mean(real_term) + _mean(_log_sigmoid(-fake_logits))), real_logits)
 
 
 def generator_loss(fake_logits, saturating=False):
@@ -108,16 +133,22 @@ def _array(a):
     return a.data if isinstance(a, Tensor) else a
 
 
-def discriminator_loss_grad(real_logits, fake_logits):
+def discriminator_loss_grad(real_logits, fake_logits, label_smoothing=0.0):
     """The gradients of :func:`discriminator_loss` with respect to the logits.
 
     Returns:
         ``(g_real, g_fake)``, arrays shaped like the logits: ``-sigma(-r)/N`` and ``sigma(f)/M``.
         Written as ``-sigma(-r)`` rather than ``sigma(r) - 1``, which cancels to 0 in relative
-        terms for large ``r``.
+        terms for large ``r``. With label smoothing ``s`` (target ``t = 1 - s``), ``g_real`` is
+        ``(sigma(r) - t)/N``, computed as ``(s sigma(r) - t sigma(-r))/N``, the same without
+        the cancellation, and exactly the unsmoothed form at ``s = 0``.
     """
+    t = _check_smoothing(label_smoothing)
     r, f = _array(real_logits), _array(fake_logits)
-    g_real = -_sigmoid(-r) * r.dtype.type(1.0 / r.size)
+    g_real = -_sigmoid(-r)
+    if label_smoothing:
+        g_real = r.dtype.type(label_smoothing) * _sigmoid(r) + r.dtype.type(t) * g_real
+    g_real = g_real * r.dtype.type(1.0 / r.size)
     g_fake = _sigmoid(f) * f.dtype.type(1.0 / f.size)
     return g_real, g_fake
 
@@ -143,8 +174,9 @@ StepResult.__doc__ = """What one :func:`train_step` measured, as 0-d arrays on t
 """
 
 
-def discriminator_step(G, D, opt_D, real, z):
-    """One update of D: ascend V on a real batch and a batch generated from noise ``z``.
+def discriminator_step(G, D, opt_D, real, z, label_smoothing=0.0):
+    """One update of D: ascend V on a real batch and a batch generated from noise ``z`` (descend
+    the smoothed :func:`discriminator_loss` if ``label_smoothing`` is given).
 
     Returns:
         ``(real_logits, fake_logits)`` as arrays, from before the update.
@@ -153,7 +185,7 @@ def discriminator_step(G, D, opt_D, real, z):
         fake = G(z)  # G's output as a constant (a detach that records no graph): D's step moves D
     opt_D.zero_grad()
     real_logits, fake_logits = D(real), D(fake)
-    g_real, g_fake = discriminator_loss_grad(real_logits, fake_logits)
+    g_real, g_fake = discriminator_loss_grad(real_logits, fake_logits, label_smoothing)
     # One backward pass seeded with both hand-derived gradients: grads of shared weights add up.
     backward([real_logits, fake_logits], [g_real, g_fake])
     opt_D.step()
@@ -197,7 +229,7 @@ def _per_step(x, count, name):
     return [x] * count
 
 
-def train_step(G, D, opt_G, opt_D, real, z, k=1, saturating=False):
+def train_step(G, D, opt_G, opt_D, real, z, k=1, saturating=False, label_smoothing=0.0):
     """One iteration of Algorithm 1: ``k`` updates of D, then one update of G.
 
     Args:
@@ -208,17 +240,20 @@ def train_step(G, D, opt_G, opt_D, real, z, k=1, saturating=False):
             the last for G's), or a callable returning a fresh batch (called ``k + 1`` times).
         k: discriminator updates per generator update (the paper used k = 1).
         saturating: use the minimax generator loss instead of the non-saturating one.
+        label_smoothing: one-sided label smoothing of D's real targets (1 becomes
+            ``1 - label_smoothing``); see :func:`discriminator_loss`. G's loss is unchanged.
 
     Returns:
         A :class:`StepResult` of 0-d device arrays (no host synchronisation happens here).
     """
     if k < 1:
         raise ValueError(f"train_step: k must be at least 1, got {k}")
+    _check_smoothing(label_smoothing)
     reals, noises = _per_step(real, k, "real"), _per_step(z, k + 1, "z")
     for real_i, z_i in zip(reals, noises[:k]):
-        real_logits, fake_logits = discriminator_step(G, D, opt_D, real_i, z_i)
+        real_logits, fake_logits = discriminator_step(G, D, opt_D, real_i, z_i, label_smoothing)
     g_logits = generator_step(G, D, opt_G, noises[k], saturating)
-    return StepResult(d_loss=discriminator_loss(real_logits, fake_logits),
+    return StepResult(d_loss=discriminator_loss(real_logits, fake_logits, label_smoothing),
                       g_loss=generator_loss(g_logits, saturating),
                       d_real=_mean(_sigmoid(real_logits)),
                       d_fake=_mean(_sigmoid(fake_logits)))

@@ -6,6 +6,7 @@ step written with autograd-composed BCE losses."""
 import numpy as np
 import pytest
 from hypothesis import given, strategies as st
+from scipy import optimize
 
 import minigan
 import minigan.functional as F
@@ -16,6 +17,7 @@ from tests.helpers import host, t64
 from tests.strategies import seeds
 
 sizes = st.integers(1, 6)
+smoothings = st.floats(0.0, 0.5)  # one-sided label smoothing: real examples' target 1 - s
 
 
 def logits(seed, n, scale=3.0):
@@ -33,13 +35,14 @@ class DiscriminatorLoss(Function):
     """L_D(r, f) with the backward of gan.discriminator_loss_grad."""
 
     @staticmethod
-    def forward(ctx, r, f):
+    def forward(ctx, r, f, label_smoothing=0.0):
         ctx.save_for_backward(r, f)
-        return gan.discriminator_loss(r, f)
+        ctx.label_smoothing = label_smoothing
+        return gan.discriminator_loss(r, f, label_smoothing)
 
     @staticmethod
     def backward(ctx, g):
-        g_real, g_fake = gan.discriminator_loss_grad(*ctx.saved)
+        g_real, g_fake = gan.discriminator_loss_grad(*ctx.saved, ctx.label_smoothing)
         return g * g_real, g * g_fake
 
 
@@ -61,6 +64,12 @@ class GeneratorLoss(Function):
 def test_discriminator_grad_matches_gradcheck(n, m, seed):
     r, f = t64(logits(seed, n)), t64(logits(seed + 1, m))
     minigan.gradcheck(lambda r, f: DiscriminatorLoss.apply(r, f), [r, f])
+
+
+@given(n=sizes, m=sizes, seed=seeds, s=smoothings)
+def test_smoothed_discriminator_grad_matches_gradcheck(n, m, seed, s):
+    r, f = t64(logits(seed, n)), t64(logits(seed + 1, m))
+    minigan.gradcheck(lambda r, f: DiscriminatorLoss.apply(r, f, label_smoothing=s), [r, f])
 
 
 @pytest.mark.parametrize("saturating", [False, True])
@@ -96,6 +105,83 @@ def test_discriminator_grad_matches_autograd_bce(device, n, m, seed):
     gan.discriminator_loss(r2, f2).backward()
     np.testing.assert_allclose(host(g_real), host(r2.grad), rtol=1e-14, atol=1e-17)
     np.testing.assert_allclose(host(g_fake), host(f2.grad), rtol=1e-14, atol=1e-17)
+
+
+@given(n=sizes, m=sizes, seed=seeds, s=smoothings)
+def test_smoothed_discriminator_grad_matches_autograd_bce(device, n, m, seed, s):
+    r, f = t64(logits(seed, n), device), t64(logits(seed + 1, m), device)
+    loss = bce(r, 1 - s) + bce(f, 0)  # real examples' target 1 - s; generated ones keep 0
+    loss.backward()
+    g_real, g_fake = gan.discriminator_loss_grad(r, f, label_smoothing=s)
+    np.testing.assert_allclose(host(g_real), host(r.grad), rtol=1e-13, atol=1e-17)
+    np.testing.assert_allclose(host(g_fake), host(f.grad), rtol=1e-14, atol=1e-17)
+    np.testing.assert_allclose(host(gan.discriminator_loss(host(r), host(f), s)),
+                               host(loss.data), rtol=1e-14)
+    r2, f2 = t64(host(r), device), t64(host(f), device)
+    smoothed = gan.discriminator_loss(r2, f2, label_smoothing=s)
+    np.testing.assert_allclose(host(smoothed.data), host(loss.data), rtol=1e-14)
+    smoothed.backward()
+    np.testing.assert_allclose(host(g_real), host(r2.grad), rtol=1e-13, atol=1e-17)
+    np.testing.assert_allclose(host(g_fake), host(f2.grad), rtol=1e-14, atol=1e-17)
+
+
+@given(n=sizes, m=sizes, seed=seeds, s=st.floats(0.01, 0.5))
+def test_smoothed_signs_and_bounds(n, m, seed, s):
+    """g_real = (sigma(r) - t)/N lies in (-t/N, s/N): it changes sign where D(x) = t, so D is
+    pushed back down when it is surer than t that an example is real."""
+    r, f = logits(seed, n, scale=10), logits(seed + 1, m, scale=10)
+    g_real, _ = gan.discriminator_loss_grad(r, f, label_smoothing=s)
+    t = 1 - s
+    assert np.all((-t / n <= g_real) & (g_real <= s / n))
+    d = 1 / (1 + np.exp(-r))
+    assert np.all(np.sign(g_real)[np.abs(d - t) > 1e-9] == np.sign(d - t)[np.abs(d - t) > 1e-9])
+
+
+def test_no_smoothing_is_the_unsmoothed_loss_exactly():
+    r, f = logits(0, 7), logits(1, 5)
+    for a, b in zip(gan.discriminator_loss_grad(r, f, 0.0), gan.discriminator_loss_grad(r, f)):
+        assert np.array_equal(a, b)
+    assert gan.discriminator_loss(r, f, 0.0) == -gan.value(r, f)
+    # Where D(x) rounds to 1 the smoothed gradient still has its full s/N, without cancellation.
+    g_real, _ = gan.discriminator_loss_grad(np.array([[40.0]]), f, label_smoothing=0.1)
+    assert g_real[0, 0] == pytest.approx(0.1, rel=1e-12)
+
+
+@pytest.mark.parametrize("s", [-0.1, 1.0, 1.5])
+def test_label_smoothing_outside_0_1_is_refused(s):
+    r, f = logits(0, 3), logits(1, 3)
+    with pytest.raises(ValueError, match="label_smoothing must lie in"):
+        gan.discriminator_loss(r, f, label_smoothing=s)
+    with pytest.raises(ValueError, match="label_smoothing must lie in"):
+        gan.discriminator_loss_grad(r, f, label_smoothing=s)
+    G, D = models(0)
+    real, z = batches(0, steps=1, k=1, device="cpu")
+    with pytest.raises(ValueError, match="label_smoothing must lie in"):
+        gan.train_step(G, D, *optimizers(G, D, "sgd"), real[0][0], z[0][0], label_smoothing=s)
+
+
+@given(seed=seeds, s=smoothings)
+def test_smoothed_optimal_discriminator_is_t_p_data_over_p_data_plus_p_g(seed, s):
+    """Closed-form oracle: on a finite set of points, with a free logit per point, the minimiser
+    of the smoothed L_D found with the hand-derived gradient is D* = t p_data / (p_data + p_g)."""
+    gen = np.random.default_rng(seed)
+    k = 6
+    real_idx = np.repeat(np.arange(k), gen.integers(1, 6, k))  # each point seen 1..5 times
+    fake_idx = np.repeat(np.arange(k), gen.integers(1, 6, k))
+    p_data = np.bincount(real_idx, minlength=k) / real_idx.size
+    p_g = np.bincount(fake_idx, minlength=k) / fake_idx.size
+
+    def loss_and_grad(theta):
+        r, f = theta[real_idx], theta[fake_idx]
+        g_real, g_fake = gan.discriminator_loss_grad(r, f, label_smoothing=s)
+        grad = (np.bincount(real_idx, g_real, minlength=k)
+                + np.bincount(fake_idx, g_fake, minlength=k))  # shared logits: gradients add
+        return float(gan.discriminator_loss(r, f, label_smoothing=s)), grad
+
+    theta = optimize.minimize(loss_and_grad, np.zeros(k), jac=True, method="BFGS",
+                              options={"gtol": 1e-12}).x
+    np.testing.assert_allclose(1 / (1 + np.exp(-theta)), (1 - s) * p_data / (p_data + p_g),
+                               rtol=1e-6)
 
 
 @pytest.mark.parametrize("saturating", [False, True])
@@ -197,12 +283,12 @@ def batches(seed, steps, k, device, n=5):
     return real, z
 
 
-def reference_step(G, D, opt_G, opt_D, reals, zs, k, saturating):
+def reference_step(G, D, opt_G, opt_D, reals, zs, k, saturating, label_smoothing=0.0):
     """Algorithm 1 written the usual way: autograd through composed BCE losses."""
     for real, z in zip(reals, zs[:k]):
         fake = G(z).detach()
         opt_D.zero_grad()
-        loss_D = bce(D(real), 1) + bce(D(fake), 0)
+        loss_D = bce(D(real), 1 - label_smoothing) + bce(D(fake), 0)
         loss_D.backward()
         opt_D.step()
     opt_G.zero_grad()
@@ -213,20 +299,22 @@ def reference_step(G, D, opt_G, opt_D, reals, zs, k, saturating):
     opt_G.step()
 
 
-@pytest.mark.parametrize("k, saturating, kind, batch_norm", [
-    (1, False, "adam", False), (2, True, "adam", False), (3, False, "sgd", False),
+@pytest.mark.parametrize("k, saturating, kind, batch_norm, smoothing", [
+    (1, False, "adam", False, 0.0), (2, True, "adam", False, 0.0), (3, False, "sgd", False, 0.0),
+    (1, False, "adam", False, 0.1), (2, False, "sgd", False, 0.25),
     # With batch norm in D, some of G's parameters (its output bias) shift every fake example
     # alike, which D's batch norm removes: their exact gradient is 0 and what is computed is
     # rounding noise, which Adam would normalise into full-size steps. SGD keeps it at noise.
-    (2, False, "sgd", True)])
-def test_train_step_matches_autograd_bce(device, k, saturating, kind, batch_norm):
+    (2, False, "sgd", True, 0.0)])
+def test_train_step_matches_autograd_bce(device, k, saturating, kind, batch_norm, smoothing):
     G1, D1 = models(0, device, batch_norm)
     G2, D2 = models(0, device, batch_norm)
     opts1, opts2 = optimizers(G1, D1, kind), optimizers(G2, D2, kind)
     real, z = batches(1, steps=4, k=k, device=device)
     for step in range(4):
-        out = gan.train_step(G1, D1, *opts1, real[step], z[step], k=k, saturating=saturating)
-        reference_step(G2, D2, *opts2, real[step], z[step], k, saturating)
+        out = gan.train_step(G1, D1, *opts1, real[step], z[step], k=k, saturating=saturating,
+                             label_smoothing=smoothing)
+        reference_step(G2, D2, *opts2, real[step], z[step], k, saturating, smoothing)
     for (name, p1), (_, p2) in zip([*G1.named_parameters(), *D1.named_parameters()],
                                    [*G2.named_parameters(), *D2.named_parameters()]):
         np.testing.assert_allclose(host(p1.data), host(p2.data), rtol=1e-12, atol=1e-12,
