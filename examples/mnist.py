@@ -24,7 +24,8 @@ the last thousand or so is a better one than the latest. --ema 0 turns it off.
 Ctrl-C saves a checkpoint at the end of the current step and stops; --resume continues exactly
 (bit for bit) as if the run had never stopped. --lr, --lr-d, --beta1 or --ema given with
 --resume replace the checkpoint's settings from there on (to lower the learning rate late in a
-run, or to start averaging a run trained with --ema 0).
+run, or to start averaging a run trained with --ema 0); so does --label-smoothing, which makes
+D's target for real images 1 - S instead of 1 (one-sided label smoothing, minigan.gan).
 """
 
 import argparse
@@ -61,6 +62,9 @@ parser.add_argument("--beta1", type=float, default=None, help="Adam's beta1 (def
 parser.add_argument("--k", type=int, default=1, help="D updates per G update (Algorithm 1's k)")
 parser.add_argument("--saturating", action="store_true",
                     help="use the minimax G loss log(1 - D(G(z))) instead of -log D(G(z))")
+parser.add_argument("--label-smoothing", type=float, default=None,
+                    help="one-sided label smoothing: D's target for real images is 1 - this "
+                         "(Salimans et al. 2016; default 0, or the checkpoint's on --resume)")
 parser.add_argument("--pack", type=int, default=1,
                     help="D judges packs of this many samples, real or generated, at once "
                          "(PacGAN): it sees how often G repeats a kind of digit (default 1)")
@@ -95,6 +99,8 @@ if args.keep_every < 0:
     parser.error(f"--keep-every must be 0 (off) or a number of steps, got {args.keep_every}")
 if args.ema is not None and not 0 <= args.ema < 1:
     parser.error(f"--ema must lie in [0, 1), got {args.ema}")
+if args.label_smoothing is not None and not 0 <= args.label_smoothing < 1:
+    parser.error(f"--label-smoothing must lie in [0, 1), got {args.label_smoothing}")
 device = backend.check_device(args.device)
 
 
@@ -158,7 +164,12 @@ if args.resume:
             print(f"decay of the average from the command line: {ema.decay:g}")
     elif ema is not None:
         print("the checkpoint has no average of G's weights: it starts here, from G")
+    if args.label_smoothing is None:                               # kept from the checkpoint
+        args.label_smoothing = ckpt["config"].get("label_smoothing", 0.0)
 config["ema"] = 0.0 if ema is None else ema.decay
+if args.label_smoothing is None:
+    args.label_smoothing = 0.0                                     # no smoothing unless asked
+config["label_smoothing"] = args.label_smoothing
 
 
 def keep_step():
@@ -225,7 +236,7 @@ while step < args.steps and not stop_requested:
         G, D, opt_G, opt_D,
         real=[minigan.tensor(next(data)) for _ in range(args.k)],  # k batches (N, 1, 28, 28)
         z=lambda: models.sample_noise(args.arch, args.batch_size, args.latent_dim, noise, device),
-        k=args.k, saturating=args.saturating)
+        k=args.k, saturating=args.saturating, label_smoothing=args.label_smoothing)
     if ema is not None:
         ema.update()
     step += 1

@@ -146,6 +146,23 @@ def test_resume_keeps_the_checkpoints_average_decay_unless_given(tmp_path):
     assert ckpt["G_ema"]["decay"] == 0.9 and ckpt["G_ema"]["num_updates"] == 4
 
 
+def test_label_smoothing_trains_d_differently_and_is_kept_on_resume(tmp_path):
+    plain, straight, resumed = tmp_path / "plain", tmp_path / "straight", tmp_path / "resumed"
+    train(plain, steps=2)
+    train(straight, "--label-smoothing", "0.1", steps=4)
+    assert minigan.load(straight / "ckpt.npz")["config"]["label_smoothing"] == 0.1
+    assert minigan.load(plain / "ckpt.npz")["config"]["label_smoothing"] == 0.0
+    train(resumed, "--label-smoothing", "0.1", steps=2)
+    # Same seed and data as the plain run: only D's target for real images differs.
+    assert not np.array_equal(minigan.load(plain / "ckpt.npz")["D"]["1.weight"],
+                              minigan.load(resumed / "ckpt.npz")["D"]["1.weight"])
+    train(resumed, "--resume", steps=4)                            # no flag: the checkpoint's
+    assert_same_checkpoints(straight / "ckpt.npz", resumed / "ckpt.npz")
+    assert minigan.load(resumed / "ckpt.npz")["config"]["label_smoothing"] == 0.1
+    assert "--label-smoothing must lie in [0, 1)" in fails("--out", str(tmp_path / "bad"),
+                                                           "--label-smoothing", "1")
+
+
 def test_checkpoint_holds_the_average_of_g_that_the_scripts_sample(tmp_path):
     """--ema (default 0.999) keeps G_ema in the checkpoint; sample.py draws from it unless told
     --no-average; --ema 0 keeps none, and sample.py then draws from G."""
