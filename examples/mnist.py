@@ -164,11 +164,9 @@ if args.resume:
             print(f"decay of the average from the command line: {ema.decay:g}")
     elif ema is not None:
         print("the checkpoint has no average of G's weights: it starts here, from G")
-    if args.label_smoothing is None:                               # kept from the checkpoint
-        args.label_smoothing = ckpt["config"].get("label_smoothing", 0.0)
 config["ema"] = 0.0 if ema is None else ema.decay
-if args.label_smoothing is None:
-    args.label_smoothing = 0.0                                     # no smoothing unless asked
+if args.label_smoothing is None:                   # the checkpoint's on --resume, else none
+    args.label_smoothing = ckpt["config"].get("label_smoothing", 0.0) if args.resume else 0.0
 config["label_smoothing"] = args.label_smoothing
 
 

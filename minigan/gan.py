@@ -10,14 +10,15 @@ With ``r`` the logits of N real examples and ``f`` the logits of M generated one
     value                  V = mean log sigma(r) + mean log sigma(-f)     (the estimate of V(D, G))
     discriminator_loss     L_D = -V
                            with one-sided label smoothing s (real examples' target t = 1 - s):
-                           L_D = -mean[t log sigma(r) + (1 - t) log sigma(-r)] - mean log sigma(-f)
+                           L_D = -mean[t log sigma(r) + s log sigma(-r)] - mean log sigma(-f)
+                               = -V + s mean r
     generator_loss         L_G = -mean log sigma(f)         non-saturating (the default)
                            L_G =  mean log sigma(-f)        saturating: the minimax form
 
 and their gradients with respect to the logits (docs/derivations/gan_loss.md derives them):
 
     dL_D/dr = (sigma(r) - 1) / N = -sigma(-r) / N      in (-1/N, 0)
-            = (sigma(r) - t) / N                        smoothed: in (-t/N, s/N)
+            = (s - sigma(-r)) / N = (sigma(r) - t) / N  smoothed: in (-t/N, s/N)
     dL_D/df =  sigma(f) / M                             in (0, 1/M)
     dL_G/df = (sigma(f) - 1) / M = -sigma(-f) / M       non-saturating: -> -1/M as f -> -inf
     dL_G/df = -sigma(f) / M                             saturating: -> 0 as f -> -inf
@@ -84,7 +85,6 @@ def _check_smoothing(label_smoothing):
     if not 0.0 <= label_smoothing < 1.0:
         raise ValueError(f"label_smoothing must lie in [0, 1) (the real examples' target is "
                          f"1 - label_smoothing), got {label_smoothing}")
-    return 1.0 - label_smoothing
 
 
 def discriminator_loss(real_logits, fake_logits, label_smoothing=0.0):
@@ -96,17 +96,18 @@ def discriminator_loss(real_logits, fake_logits, label_smoothing=0.0):
             target becomes ``t = 1 - label_smoothing``, generated ones keep 0. D's optimum
             becomes ``t p_data / (p_data + p_g)``, so D is never rewarded for certainty on real
             data; smoothing the fake targets too would stop penalising G where data has no mass
-            (docs/derivations/gan_loss.md).
+            (docs/derivations/gan_loss.md). Since ``log sigma(r) - log sigma(-r) = r``, the
+            smoothed real term ``t log sigma(r) + s log sigma(-r)`` is ``log sigma(r) - s r``:
+            the smoothed loss is ``-V + s mean(r)``, a linear penalty on D's real logits.
+
+    Returns:
+        A scalar Tensor if the logits are Tensors, else a 0-d array.
     """
-    t = _check_smoothing(label_smoothing)
-    if label_smoothing == 0.0:
-        v = value(real_logits, fake_logits)
-        return -v if isinstance(v, Tensor) else _0d(-v, v)
-    if isinstance(real_logits, Tensor) or isinstance(fake_logits, Tensor):
-        real_term = t * F.log_sigmoid(real_logits) + label_smoothing * F.log_sigmoid(-real_logits)
-        return -(real_term.mean() + F.log_sigmoid(-fake_logits).mean())
-    real_term = t * _log_sigmoid(real_logits) + label_smoothing * _log_sigmoid(-real_logits)
-    return _0d(-(_mean(real_term) + _mean(_log_sigmoid(-fake_logits))), real_logits)
+    _check_smoothing(label_smoothing)
+    v = value(real_logits, fake_logits)
+    if label_smoothing:
+        v = v - label_smoothing * real_logits.mean()
+    return -v if isinstance(v, Tensor) else _0d(-v, real_logits)
 
 
 def generator_loss(fake_logits, saturating=False):
@@ -140,15 +141,12 @@ def discriminator_loss_grad(real_logits, fake_logits, label_smoothing=0.0):
         ``(g_real, g_fake)``, arrays shaped like the logits: ``-sigma(-r)/N`` and ``sigma(f)/M``.
         Written as ``-sigma(-r)`` rather than ``sigma(r) - 1``, which cancels to 0 in relative
         terms for large ``r``. With label smoothing ``s`` (target ``t = 1 - s``), ``g_real`` is
-        ``(sigma(r) - t)/N``, computed as ``(s sigma(r) - t sigma(-r))/N``, the same without
-        the cancellation, and exactly the unsmoothed form at ``s = 0``.
+        ``(sigma(r) - t)/N``, computed as ``(s - sigma(-r))/N`` for the same reason: exactly
+        ``s/N`` where ``sigma(r)`` rounds to 1, and the unsmoothed form bit for bit at ``s = 0``.
     """
-    t = _check_smoothing(label_smoothing)
+    _check_smoothing(label_smoothing)
     r, f = _array(real_logits), _array(fake_logits)
-    g_real = -_sigmoid(-r)
-    if label_smoothing:
-        g_real = r.dtype.type(label_smoothing) * _sigmoid(r) + r.dtype.type(t) * g_real
-    g_real = g_real * r.dtype.type(1.0 / r.size)
+    g_real = (r.dtype.type(label_smoothing) - _sigmoid(-r)) * r.dtype.type(1.0 / r.size)
     g_fake = _sigmoid(f) * f.dtype.type(1.0 / f.size)
     return g_real, g_fake
 

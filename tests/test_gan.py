@@ -137,14 +137,21 @@ def test_smoothed_signs_and_bounds(n, m, seed, s):
     assert np.all(np.sign(g_real)[np.abs(d - t) > 1e-9] == np.sign(d - t)[np.abs(d - t) > 1e-9])
 
 
-def test_no_smoothing_is_the_unsmoothed_loss_exactly():
+@pytest.mark.parametrize("s", [0.0, 0.1, 0.3])
+def test_smoothed_loss_and_gradient_in_closed_form(s):
+    """Against the definitions written out in NumPy: L_D = mean[t softplus(-r) + s softplus(r)]
+    + mean softplus(f), g_real = (sigma(r) - t)/N; at s = 0 the unsmoothed loss and gradient."""
     r, f = logits(0, 7), logits(1, 5)
-    for a, b in zip(gan.discriminator_loss_grad(r, f, 0.0), gan.discriminator_loss_grad(r, f)):
-        assert np.array_equal(a, b)
-    assert gan.discriminator_loss(r, f, 0.0) == -gan.value(r, f)
-    # Where D(x) rounds to 1 the smoothed gradient still has its full s/N, without cancellation.
-    g_real, _ = gan.discriminator_loss_grad(np.array([[40.0]]), f, label_smoothing=0.1)
-    assert g_real[0, 0] == pytest.approx(0.1, rel=1e-12)
+    t, n = 1 - s, len(r)
+    softplus = lambda a: np.logaddexp(0, a)  # noqa: E731  -log sigma(-a)
+    expected = np.mean(t * softplus(-r) + s * softplus(r)) + np.mean(softplus(f))
+    np.testing.assert_allclose(gan.discriminator_loss(r, f, s), expected, rtol=1e-14)
+    g_real, _ = gan.discriminator_loss_grad(r, f, s)
+    np.testing.assert_allclose(g_real, (1 / (1 + np.exp(-r)) - t) / n, rtol=1e-13, atol=1e-17)
+    # Where D(x) rounds to 1 (or 0), full relative precision: s - sigma(-40) is not 1 - 1 = 0.
+    g_ends, _ = gan.discriminator_loss_grad(np.array([[40.0], [-800.0]]), f, s)
+    sigma_minus_40 = np.exp(-40.0) / (1 + np.exp(-40.0))
+    np.testing.assert_allclose(g_ends[:, 0], [(s - sigma_minus_40) / 2, -t / 2], rtol=1e-15)
 
 
 @pytest.mark.parametrize("s", [-0.1, 1.0, 1.5])
