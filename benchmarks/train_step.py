@@ -226,20 +226,23 @@ def torch_twin(model, x):
 
 
 def torch_optimizers(name, G, D):
+    """The model's optimisers in PyTorch: its rule, its rates (D's where it differs)."""
     import torch
 
     settings = dict(models.SPECS[name].optimizer)
-    if settings.pop("name") == "adam":
-        make = lambda params: torch.optim.Adam(params, lr=settings["lr"],  # noqa: E731
-                                               betas=settings["betas"])
+    rule, lr = settings.pop("name"), settings["lr"]
+    if rule == "adam":
+        make = lambda params, lr: torch.optim.Adam(params, lr=lr,  # noqa: E731
+                                                   betas=settings["betas"])
     else:
-        make = lambda params: torch.optim.SGD(params, lr=settings["lr"],  # noqa: E731
-                                              momentum=settings.get("momentum", 0))
-    return make(G.parameters()), make(D.parameters())
+        make = lambda params, lr: torch.optim.SGD(params, lr=lr,  # noqa: E731
+                                                  momentum=settings.get("momentum", 0))
+    return make(G.parameters(), lr), make(D.parameters(), settings.get("lr_d", lr))
 
 
-def torch_train_step(G, D, opt_G, opt_D, real, z):
-    """Algorithm 1 with k = 1 in idiomatic PyTorch; returns D's loss (a tensor)."""
+def torch_train_step(G, D, opt_G, opt_D, real, z, z_g=None):
+    """Algorithm 1 with k = 1 in idiomatic PyTorch: D's update on ``real`` and ``G(z)``, then
+    G's on ``z_g`` (default ``z``) through a frozen D. Returns D's and G's losses (tensors)."""
     import torch
     import torch.nn.functional as TF
 
@@ -253,12 +256,12 @@ def torch_train_step(G, D, opt_G, opt_D, real, z):
     opt_D.step()
     D.requires_grad_(False)  # frozen for G's step: no weight gradients for D
     opt_G.zero_grad()
-    fake_logits = D(G(z))
+    fake_logits = D(G(z if z_g is None else z_g))
     g_loss = TF.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
     g_loss.backward()
     opt_G.step()
     D.requires_grad_(True)
-    return d_loss.detach()
+    return d_loss.detach(), g_loss.detach()
 
 
 # --- one configuration ------------------------------------------------------------------------
@@ -282,7 +285,7 @@ def setup(name, batch, device, framework, seed=0, pack=1):
     opt_G, opt_D = torch_optimizers(name, tG, tD)
     treal = torch.as_tensor(backend.to_numpy(real.data), device=tdevice)
     tz = torch.as_tensor(backend.to_numpy(z.data), device=tdevice)
-    return (lambda: torch_train_step(tG, tD, opt_G, opt_D, treal, tz)), flops
+    return (lambda: torch_train_step(tG, tD, opt_G, opt_D, treal, tz)[0]), flops
 
 
 def memory_child(name, batch, device, framework, pack=1):

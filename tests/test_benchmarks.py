@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from minigan import gan, models
@@ -84,3 +85,66 @@ def test_same_padding_matches_keras(train_step_module):
     # 28 -> 14 with a 5x5 kernel at stride 2: 3 pixels of padding, the odd one at the end.
     assert train_step_module.same_pads(28, 5, 2) == (1, 2)
     assert train_step_module.same_pads(7, 5, 1) == (2, 2)
+
+
+TORCH_TRAIN = os.path.join(ROOT, "benchmarks", "torch_train.py")
+DATA = os.environ.get("MINIGAN_DATA")
+
+
+def _has_torch():
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def test_torch_train_without_pytorch_is_a_clear_skip():
+    if _has_torch():
+        pytest.skip("PyTorch is installed")
+    done = subprocess.run([sys.executable, TORCH_TRAIN, "--steps", "1"],
+                          capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert "skipped" in done.stdout and "pip install torch" in done.stdout
+
+
+@pytest.mark.skipif(not DATA, reason="MINIGAN_DATA (the MNIST directory) is not set")
+def test_torch_train_writes_samples_and_a_log(tmp_path):
+    pytest.importorskip("torch")
+    done = subprocess.run(
+        [sys.executable, TORCH_TRAIN, "--arch", "mlp_sigmoid", "--steps", "4", "--keep-every",
+         "2", "--n", "30", "--log-every", "1", "--threads", "1", "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    for step in (2, 4):
+        x = np.load(tmp_path / f"samples_{step:06d}.npy", allow_pickle=False)
+        assert x.shape == (30, 1, 28, 28) and x.dtype == np.float32
+        assert 0 <= x.min() and x.max() <= 1                  # mlp_sigmoid's data range
+    records = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [1, 2, 3, 4]
+    assert all(np.isfinite(r["loss_d"]) and np.isfinite(r["loss_g"]) for r in records)
+
+
+def test_torch_twin_starts_where_minigan_starts(train_step_module):
+    """The twin has minigan's initial weights, so both frameworks' first D loss agree, and
+    the optimisers have the model's rates, D's own where it differs (goodfellow2014)."""
+    torch = pytest.importorskip("torch")
+    name = "dcgan_bn"
+    G, D = models.build(name, seed=0)
+    z = models.sample_noise(name, 8, generator=np.random.default_rng(0))
+    real = models.sample_noise(name, 8 * 784, 1, generator=np.random.default_rng(1))
+    real = real.reshape(8, 1, 28, 28)
+    tG, tD = train_step_module.torch_twin(G, z), train_step_module.torch_twin(D, real)
+    opt_G, opt_D = models.make_optimizers(name, G, D)
+    ours = float(gan.train_step(G, D, opt_G, opt_D, real, z).d_loss)
+    topt_G, topt_D = train_step_module.torch_optimizers(name, tG, tD)
+    theirs = float(train_step_module.torch_train_step(
+        tG, tD, topt_G, topt_D, torch.from_numpy(real.numpy()), torch.from_numpy(z.numpy()))[0])
+    assert ours == pytest.approx(theirs, rel=1e-5)
+    G, D = models.build("goodfellow2014", seed=0)
+    topt_G, topt_D = train_step_module.torch_optimizers(
+        "goodfellow2014", train_step_module.torch_twin(G, z),
+        train_step_module.torch_twin(D, G(z)))
+    settings = models.SPECS["goodfellow2014"].optimizer
+    assert topt_G.param_groups[0]["lr"] == settings["lr"]
+    assert topt_D.param_groups[0]["lr"] == settings["lr_d"]
