@@ -100,6 +100,7 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     print(f"training the PyTorch twin of {args.arch}: {args.steps} steps of batch "
           f"{spec.batch_size}, {torch.get_num_threads()} thread(s)")
+
     def real_batches():
         while True:  # epoch after epoch
             yield from batches

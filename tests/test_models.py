@@ -21,6 +21,7 @@ COUNTS = {  # name: (generator, discriminator) trainable parameters
     "dcgan_bn": (778_305, 138_945),
     "mlp_sigmoid": (247_440, 233_985),
     "goodfellow2014": (2_503_984, 1_231_441),
+    "goodfellow2014_noinputdrop": (2_503_984, 1_231_441),
 }
 
 
@@ -94,6 +95,23 @@ def test_uniform_noise_for_goodfellow2014():
     r = np.sqrt(3)
     assert -r <= z.min() < -0.99 * r and 0.99 * r < z.max() <= r
     assert abs(z.mean()) < 0.01 and abs(z.var() - 1) < 0.02
+
+
+def test_goodfellow2014_noinputdrop_differs_only_by_d_input_dropout():
+    """The variant is goodfellow2014 less the Dropout(0.2) on D's input: same G, same initial
+    weights for the same seed, the same settings, and D's hidden dropout kept."""
+    G0, D0 = models.build("goodfellow2014", seed=4)
+    G1, D1 = models.build("goodfellow2014_noinputdrop", seed=4)
+    for a, b in ((G0, G1), (D0, D1)):
+        sa, sb = a.state_dict(), b.state_dict()
+        assert [v.shape for v in sa.values()] == [v.shape for v in sb.values()]
+        assert all(np.array_equal(va, vb) for va, vb in zip(sa.values(), sb.values()))
+    rates = lambda d: [m.p for m in d.modules() if isinstance(m, nn.Dropout)]
+    assert rates(D0) == [0.2, 0.5, 0.5] and rates(D1) == [0.5, 0.5]
+    assert isinstance(D1[0], nn.Flatten) and isinstance(D1[1], nn.Linear)
+    spec0, spec1 = models.SPECS["goodfellow2014"], models.SPECS["goodfellow2014_noinputdrop"]
+    same = ("data_range", "noise", "optimizer", "init", "output_bias", "batch_size")
+    assert all(getattr(spec0, f) == getattr(spec1, f) for f in same)
 
 
 def test_noise_kinds(monkeypatch):
