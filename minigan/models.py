@@ -12,6 +12,8 @@ semantics (``padding="same"``, LeakyReLU slope 0.3, Glorot-uniform kernels, zero
 norm with momentum 0.99 and epsilon 1e-3 -- PyTorch's ``momentum=0.01, eps=1e-3``).
 """
 
+import dataclasses
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -194,6 +196,21 @@ def _goodfellow2014_discriminator(channels=1, input_dropout=0.2):
     )
 
 
+_GOODFELLOW2014 = ModelSpec(
+    "goodfellow2014", _goodfellow2014_generator, _goodfellow2014_discriminator,
+    source="Goodfellow et al., 'Generative Adversarial Nets', NeurIPS 2014, MNIST model: "
+           "G 100 -> 1200 ReLU -> 1200 ReLU -> 784 sigmoid from uniform noise; D two maxout "
+           "layers (240 units x 5 pieces) with dropout, then a sigmoid unit.",
+    # Noise: pylearn2's "uniform", U(-sqrt 3, sqrt 3), which has unit variance.
+    data_range=(0.0, 1.0), noise=f"uniform:{math.sqrt(3)}",
+    # The released pylearn2 configuration: weights U(-0.05, 0.05) in G and U(-0.005, 0.005)
+    # in D, G's sigmoid bias from the data's pixel means, batch 100. Its optimiser, SGD at
+    # 0.1 with momentum 0.5 and D's cost halved (D at 0.05), lost to D in 3 of 4 seeds here;
+    # Adam with D at half G's rate, as for mlp_sigmoid, trains (docs/models.md).
+    init=("uniform:0.05", "uniform:0.005"), output_bias="marginals", batch_size=100,
+    optimizer=dict(name="adam", lr=2e-4, lr_d=1e-4, betas=(0.5, 0.999)))
+
+
 SPECS = {s.name: s for s in [
     ModelSpec(
         "dcgan", lambda d: _keras_dcgan_generator(d, batch_norm=False), _keras_dcgan_discriminator,
@@ -231,28 +248,13 @@ SPECS = {s.name: s for s in [
                "D wins within 1,000 steps and G collapses to one binary image (docs/models.md).",
         data_range=(0.0, 1.0), init=("he", "pytorch"), output_bias="marginals",
         optimizer=dict(name="adam", lr=2e-4, lr_d=1e-4, betas=(0.5, 0.999))),
-    ModelSpec(
-        "goodfellow2014", _goodfellow2014_generator, _goodfellow2014_discriminator,
-        source="Goodfellow et al., 'Generative Adversarial Nets', NeurIPS 2014, MNIST model: "
-               "G 100 -> 1200 ReLU -> 1200 ReLU -> 784 sigmoid from uniform noise; D two maxout "
-               "layers (240 units x 5 pieces) with dropout, then a sigmoid unit.",
-        # Noise: pylearn2's "uniform", U(-sqrt 3, sqrt 3), which has unit variance.
-        data_range=(0.0, 1.0), noise=f"uniform:{math.sqrt(3)}",
-        # The released pylearn2 configuration: weights U(-0.05, 0.05) in G and U(-0.005, 0.005)
-        # in D, G's sigmoid bias from the data's pixel means, batch 100. Its optimiser, SGD at
-        # 0.1 with momentum 0.5 and D's cost halved (D at 0.05), lost to D in 3 of 4 seeds here;
-        # Adam with D at half G's rate, as for mlp_sigmoid, trains (docs/models.md).
-        init=("uniform:0.05", "uniform:0.005"), output_bias="marginals", batch_size=100,
-        optimizer=dict(name="adam", lr=2e-4, lr_d=1e-4, betas=(0.5, 0.999))),
-    ModelSpec(
-        "goodfellow2014_noinputdrop", _goodfellow2014_generator,
-        lambda channels=1: _goodfellow2014_discriminator(channels, input_dropout=0),
+    _GOODFELLOW2014,
+    dataclasses.replace(
+        _GOODFELLOW2014, name="goodfellow2014_noinputdrop",
+        discriminator=functools.partial(_goodfellow2014_discriminator, input_dropout=0),
         source="goodfellow2014 without the dropout on D's input (its hidden dropout kept): D "
                "sees every pixel, so G is pushed to sharper, more typical strokes; a higher "
-               "Parzen estimate for fewer kinds of digit (docs/results.md).",
-        data_range=(0.0, 1.0), noise=f"uniform:{math.sqrt(3)}",
-        init=("uniform:0.05", "uniform:0.005"), output_bias="marginals", batch_size=100,
-        optimizer=dict(name="adam", lr=2e-4, lr_d=1e-4, betas=(0.5, 0.999))),
+               "Parzen estimate for fewer kinds of digit (docs/results.md)."),
 ]}
 
 
