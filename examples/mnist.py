@@ -22,10 +22,13 @@ weights (--ema, minigan.optim.EMA): training does not settle on one generator, a
 the last thousand or so is a better one than the latest. --ema 0 turns it off.
 
 Ctrl-C saves a checkpoint at the end of the current step and stops; --resume continues exactly
-(bit for bit) as if the run had never stopped. --lr, --lr-d, --beta1 or --ema given with
---resume replace the checkpoint's settings from there on (to lower the learning rate late in a
-run, or to start averaging a run trained with --ema 0); so does --label-smoothing, which makes
-D's target for real images 1 - S instead of 1 (one-sided label smoothing, minigan.gan).
+(bit for bit) as if the run had never stopped, with the checkpoint's settings: only --out and
+--steps need saying again. --lr, --lr-d, --beta1, --ema, --k, --saturating or --label-smoothing
+given with --resume replace the checkpoint's from there on (to lower the learning rate late in a
+run, or to start averaging a run trained with --ema 0); --label-smoothing S makes D's target for
+real images 1 - S instead of 1 (one-sided label smoothing, minigan.gan). The settings that make
+the run (--arch, --seed, --pack, --batch-size, --latent-dim, --optimizer) cannot change; how
+often it logs, draws and saves is kept too unless given.
 """
 
 import argparse
@@ -47,8 +50,9 @@ from minigan.progress import Progress
 # --- settings ---------------------------------------------------------------------------------
 parser = argparse.ArgumentParser(description=__doc__.split("\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-parser.add_argument("--arch", default="mlp", choices=models.names(),
-                    help="architecture from minigan.models (default: mlp)")
+parser.add_argument("--arch", default=None, choices=models.names(),
+                    help="architecture from minigan.models (default: mlp, or the checkpoint's on "
+                         "--resume)")
 parser.add_argument("--steps", type=int, default=15000, help="training steps (D then G update)")
 parser.add_argument("--batch-size", type=int, default=None,
                     help="minibatch size (default: the model's, 64 for most, 100 for goodfellow2014)")
@@ -59,49 +63,87 @@ parser.add_argument("--lr", type=float, default=None,
 parser.add_argument("--lr-d", type=float, default=None,
                     help="D's learning rate where it should differ from G's (default: the model's)")
 parser.add_argument("--beta1", type=float, default=None, help="Adam's beta1 (default: the model's)")
-parser.add_argument("--k", type=int, default=1, help="D updates per G update (Algorithm 1's k)")
-parser.add_argument("--saturating", action="store_true",
-                    help="use the minimax G loss log(1 - D(G(z))) instead of -log D(G(z))")
+parser.add_argument("--k", type=int, default=None,
+                    help="D updates per G update (Algorithm 1's k; default 1, or the checkpoint's "
+                         "on --resume)")
+parser.add_argument("--saturating", action=argparse.BooleanOptionalAction, default=None,
+                    help="use the minimax G loss log(1 - D(G(z))) instead of -log D(G(z)) "
+                         "(default: not, or the checkpoint's on --resume)")
 parser.add_argument("--label-smoothing", type=float, default=None,
                     help="one-sided label smoothing: D's target for real images is 1 - this "
                          "(Salimans et al. 2016; default 0, or the checkpoint's on --resume)")
-parser.add_argument("--pack", type=int, default=1,
+parser.add_argument("--pack", type=int, default=None,
                     help="D judges packs of this many samples, real or generated, at once "
                          "(PacGAN): it sees how often G repeats a kind of digit (default 1)")
 parser.add_argument("--ema", type=float, default=None,
                     help="decay of the moving average of G's weights that samples are drawn from "
                          "(default 0.999, about the last 1,000 steps, or the checkpoint's on "
                          "--resume; 0: no average, sample G)")
-parser.add_argument("--latent-dim", type=int, default=100)
+parser.add_argument("--latent-dim", type=int, default=None, help="length of z (default 100)")
 parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-parser.add_argument("--seed", type=int, default=0)
+parser.add_argument("--seed", type=int, default=None, help="default 0")
 parser.add_argument("--out", default="out/mnist", help="output directory")
 parser.add_argument("--resume", action="store_true", help="continue from --out/ckpt.npz")
 parser.add_argument("--data-dir", default=None, help="directory with the MNIST *-ubyte(.gz) files")
-parser.add_argument("--log-every", type=int, default=100, help="steps between log records")
-parser.add_argument("--sample-every", type=int, default=1000, help="steps between sample grids")
-parser.add_argument("--checkpoint-every", type=int, default=2000, help="steps between checkpoints")
-parser.add_argument("--keep-every", type=int, default=0,
+parser.add_argument("--log-every", type=int, default=None,
+                    help="steps between log records (default 100)")
+parser.add_argument("--sample-every", type=int, default=None,
+                    help="steps between sample grids (default 1000)")
+parser.add_argument("--checkpoint-every", type=int, default=None,
+                    help="steps between checkpoints (default 2000)")
+parser.add_argument("--keep-every", type=int, default=None,
                     help="also keep the checkpoint of every this many steps as ckpt_<step>.npz, "
                          "to evaluate a long run along its way (default 0: only the latest)")
 args = parser.parse_args()
+for flag in ("log_every", "sample_every", "checkpoint_every"):
+    if getattr(args, flag) is not None and getattr(args, flag) < 1:
+        parser.error(f"--{flag.replace('_', '-')} must be a positive number of steps, "
+                     f"got {getattr(args, flag)}")
+if args.keep_every is not None and args.keep_every < 0:
+    parser.error(f"--keep-every must be 0 (off) or a number of steps, got {args.keep_every}")
+if args.ema is not None and not 0 <= args.ema < 1:
+    parser.error(f"--ema must lie in [0, 1), got {args.ema}")
+if args.label_smoothing is not None and not 0 <= args.label_smoothing < 1:
+    parser.error(f"--label-smoothing must lie in [0, 1), got {args.label_smoothing}")
+if args.k is not None and args.k < 1:
+    parser.error(f"--k must be at least 1, got {args.k}")
 
 os.makedirs(args.out, exist_ok=True)
 ckpt_path = os.path.join(args.out, "ckpt.npz")
 log_path = os.path.join(args.out, "log.jsonl")
+device = backend.check_device(args.device)
+
+# What makes a run the run it is: --resume takes these from the checkpoint, and refuses one given
+# that differs (that would be another run, not this one continued). None: the model's own.
+RUN = {"arch": "mlp", "latent_dim": 100, "seed": 0, "pack": 1, "batch_size": None,
+       "optimizer": None}
+# How it trains and what it writes: --resume keeps the checkpoint's unless told otherwise (as it
+# does --lr and --ema).
+KEPT = {"k": 1, "saturating": False, "label_smoothing": 0.0, "log_every": 100,
+        "sample_every": 1000, "checkpoint_every": 2000, "keep_every": 0}
+ckpt = None
+if args.resume:
+    if not os.path.exists(ckpt_path):
+        sys.exit(f"--resume: no checkpoint at {ckpt_path}")
+    ckpt = minigan.load(ckpt_path, device=device)
+    before = {**RUN, **KEPT, **ckpt["config"]}          # runs from before a setting: its default
+    changed = {name: (before[name], getattr(args, name)) for name in RUN
+               if getattr(args, name) is not None and getattr(args, name) != before[name]}
+    if changed:
+        sys.exit(f"--resume: the checkpoint was trained with other settings: {changed} "
+                 f"(the checkpoint's, then the command line's)")
+    for name in (*RUN, *KEPT):
+        if getattr(args, name) is None:
+            setattr(args, name, before[name])
+for name, default in {**RUN, **KEPT}.items():
+    if getattr(args, name) is None:
+        setattr(args, name, default)
 spec = models.SPECS[args.arch]
 if args.batch_size is None:
     args.batch_size = spec.batch_size
 if args.pack < 1 or args.batch_size % args.pack:
     parser.error(f"--pack must be a positive divisor of the batch size {args.batch_size}, "
                  f"got {args.pack}")
-if args.keep_every < 0:
-    parser.error(f"--keep-every must be 0 (off) or a number of steps, got {args.keep_every}")
-if args.ema is not None and not 0 <= args.ema < 1:
-    parser.error(f"--ema must lie in [0, 1), got {args.ema}")
-if args.label_smoothing is not None and not 0 <= args.label_smoothing < 1:
-    parser.error(f"--label-smoothing must lie in [0, 1), got {args.label_smoothing}")
-device = backend.check_device(args.device)
 
 
 def step_seed(*parts):
@@ -131,14 +173,6 @@ run_name = args.arch if args.pack == 1 else f"{args.arch}, D judges packs of {ar
 
 step, records = 0, []
 if args.resume:
-    if not os.path.exists(ckpt_path):
-        sys.exit(f"--resume: no checkpoint at {ckpt_path}")
-    ckpt = minigan.load(ckpt_path, device=device)
-    before = {"pack": 1, **ckpt["config"]}                      # runs from before --pack: 1
-    changed = {k: (before.get(k), v) for k, v in config.items()
-               if k in ("arch", "latent_dim", "batch_size", "seed", "pack") and before.get(k) != v}
-    if changed:
-        sys.exit(f"--resume: the checkpoint was trained with other settings: {changed}")
     G.load_state_dict(ckpt["G"])
     D.load_state_dict(ckpt["D"])
     asked = [{h: getattr(opt, h) for h in opt.hyperparameters} for opt in (opt_G, opt_D)]
@@ -165,9 +199,6 @@ if args.resume:
     elif ema is not None:
         print("the checkpoint has no average of G's weights: it starts here, from G")
 config["ema"] = 0.0 if ema is None else ema.decay
-if args.label_smoothing is None:                   # the checkpoint's on --resume, else none
-    args.label_smoothing = ckpt["config"].get("label_smoothing", 0.0) if args.resume else 0.0
-config["label_smoothing"] = args.label_smoothing
 
 
 def keep_step():
@@ -225,7 +256,7 @@ collapse_warned = False
 log_file = open(log_path, "w")
 for r in records:
     log_file.write(json.dumps(r) + "\n")
-t0 = time.perf_counter()
+t0 = time.perf_counter() - (records[-1]["time"] if records else 0.0)  # seconds, across resumes
 
 while step < args.steps and not stop_requested:
     nn.init.manual_seed(step_seed(step, 1))                       # dropout masks of this step

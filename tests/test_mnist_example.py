@@ -103,14 +103,41 @@ def test_resume_refuses_other_settings(tmp_path):
                                      "--steps", "4")
 
 
-def test_pack_trains_a_packed_discriminator_and_resumes_only_with_it(tmp_path):
+def test_resume_takes_the_runs_settings_from_the_checkpoint(tmp_path):
+    """Only --out and --steps said again: the architecture, seed, batch, k and G's loss of the
+    checkpoint's run, so it ends as the straight run does; the log's time runs on across it."""
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    settings = ("--arch", "dcgan_3x3", "--seed", "3", "--k", "2", "--saturating",
+                "--batch-size", "8", "--checkpoint-every", "2", "--log-every", "1")
+    run("mnist.py", *settings, "--out", str(straight), "--steps", "4")
+    run("mnist.py", *settings, "--out", str(resumed), "--steps", "2")
+    log = run("mnist.py", "--out", str(resumed), "--resume", "--steps", "4")
+    assert "training dcgan_3x3" in log and "4 steps of batch 8" in log
+    assert_same_checkpoints(straight / "ckpt.npz", resumed / "ckpt.npz")
+    config = minigan.load(resumed / "ckpt.npz")["config"]
+    assert (config["seed"], config["k"], config["saturating"]) == (3, 2, True)
+    times = [json.loads(line)["time"] for line in open(resumed / "log.jsonl")]
+    assert len(times) == 4 and times == sorted(times)
+    # Said again and different: refused, naming the setting with both values.
+    message = fails("--out", str(resumed), "--resume", "--steps", "5", "--seed", "4")
+    assert "'seed': (3, 4)" in message
+    assert "--log-every must be a positive number of steps, got 0" in fails(
+        "--out", str(tmp_path / "none"), "--log-every", "0")
+    # --no-saturating switches G's loss from here on, as --lr does the learning rate.
+    run("mnist.py", "--out", str(resumed), "--resume", "--steps", "5", "--no-saturating")
+    assert minigan.load(resumed / "ckpt.npz")["config"]["saturating"] is False
+
+
+def test_pack_trains_a_packed_discriminator_and_resumes_only_packed(tmp_path):
     train(tmp_path, "--pack", "4", steps=2)
     ckpt = minigan.load(tmp_path / "ckpt.npz")
     assert ckpt["config"]["pack"] == 4
     assert ckpt["D"]["1.1.weight"].shape == (512, 4 * 784)       # Pack, then mlp's D
     train(tmp_path, "--pack", "4", "--resume", steps=3)
-    assert "other settings" in fails("--out", str(tmp_path), "--resume", "--steps", "4",
-                                     "--batch-size", "16")
+    train(tmp_path, "--resume", steps=4)                           # no --pack: the checkpoint's
+    assert minigan.load(tmp_path / "ckpt.npz")["config"]["pack"] == 4
+    assert "'pack': (4, 1)" in fails("--out", str(tmp_path), "--resume", "--steps", "5",
+                                     "--pack", "1")
     assert "divisor of the batch size 16" in fails("--out", str(tmp_path / "odd"), "--pack", "3",
                                                     "--batch-size", "16")
 
