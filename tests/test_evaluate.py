@@ -15,15 +15,15 @@ import numpy as np
 import pytest
 
 import minigan
-from minigan import models
+from minigan import metrics, models
 from minigan.data import mnist
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = os.environ.get("MINIGAN_DATA")
 pytestmark = pytest.mark.skipif(not DATA, reason="MINIGAN_DATA (the MNIST directory) is not set")
 
-METRIC_KEYS = {"n", "parzen_mean", "parzen_sem", "parzen_sigma", "fid", "is_mean", "is_std",
-               "modes", "digit_histogram", "kl_to_uniform", "nn_median", "nn_test_median",
+METRIC_KEYS = {"n", "parzen_mean", "parzen_sem", "parzen_sigma", "parzen_validation", "fid",
+               "is_mean", "is_std", "modes", "digit_histogram", "kl_to_uniform", "nn_median", "nn_test_median",
                "nn_ratio", "parzen_by_digit", "seconds"}
 
 
@@ -85,6 +85,11 @@ def test_parzen_by_digit_shows_the_digits_the_samples_cover(evaluate, held_out, 
     counts = np.bincount(test_labels, minlength=10)
     assert np.isclose(counts @ s["parzen_by_digit"] / counts.sum(), s["parzen_mean"])
     assert "Parzen by test digit" in evaluate.table(s, result["real"])
+    # The validation score, which chooses among checkpoints without the test set: the mean
+    # log-density of the validation images under the window of the chosen sigma.
+    validation = evaluate.load_reference()["validation"]
+    density = metrics.parzen_log_density(validation, np.load(path), s["parzen_sigma"])
+    assert np.isclose(s["parzen_validation"], density.mean())
 
 
 def test_copies_of_training_images_are_caught(evaluate, tmp_path):
