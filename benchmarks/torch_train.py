@@ -66,6 +66,10 @@ def main():
     parser.add_argument("--keep-every", type=int, default=0,
                         help="also write the samples every this many steps (default: at the end)")
     parser.add_argument("--out", default="out/torch_train")
+    parser.add_argument("--lr", type=float, default=None,
+                        help="learning rate of G and D (default: the model's)")
+    parser.add_argument("--lr-d", type=float, default=None,
+                        help="D's learning rate where it should differ from G's")
     parser.add_argument("--seed", type=int, default=0, help="initial weights and batch order")
     parser.add_argument("--sample-seed", type=int, default=0, help="noise of the samples")
     parser.add_argument("--n", type=int, default=10000, help="samples written each time")
@@ -90,7 +94,7 @@ def main():
     G0, D0 = models.build(args.arch, LATENT_DIM, seed=args.seed, data=x_train)
     z0 = models.sample_noise(args.arch, 2, LATENT_DIM, backend.rng(0, "cpu"))
     G, D = torch_twin(G0, z0), torch_twin(D0, G0(z0))
-    opt_G, opt_D = torch_optimizers(args.arch, G, D)
+    opt_G, opt_D = torch_optimizers(args.arch, G, D, lr=args.lr, lr_d=args.lr_d)
     noise = backend.rng(args.seed, "cpu")
 
     def z():

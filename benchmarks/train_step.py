@@ -225,11 +225,20 @@ def torch_twin(model, x):
     return tnn.Sequential(*layers)
 
 
-def torch_optimizers(name, G, D):
-    """The model's optimisers in PyTorch: its rule, its rates (D's where it differs)."""
+def torch_optimizers(name, G, D, lr=None, lr_d=None):
+    """The model's optimisers in PyTorch: its rule, its rates (D's where it differs).
+
+    ``lr`` and ``lr_d`` replace them as ``minigan.models.make_optimizers`` does: a new ``lr``
+    alone sets both networks' rates.
+    """
     import torch
 
     settings = dict(models.SPECS[name].optimizer)
+    if lr is not None:
+        settings["lr"] = lr
+        settings.pop("lr_d", None)
+    if lr_d is not None:
+        settings["lr_d"] = lr_d
     rule, lr = settings.pop("name"), settings["lr"]
     if rule == "adam":
         make = lambda params, lr: torch.optim.Adam(params, lr=lr,  # noqa: E731

@@ -19,7 +19,8 @@ The MNIST files are looked up in --data-dir, then $MINIGAN_DATA, then the downlo
 
 The grids, examples/sample.py and examples/evaluate.py draw from the moving average of G's
 weights (--ema, minigan.optim.EMA): training does not settle on one generator, and the average of
-the last thousand or so is a better one than the latest. --ema 0 turns it off.
+the last thousand or so (the last ninth of the run for goodfellow2014) is a better one than the
+latest. --ema 0 turns it off.
 
 Ctrl-C saves a checkpoint at the end of the current step and stops; --resume continues exactly
 (bit for bit) as if the run had never stopped, with the checkpoint's settings: only --out and
@@ -77,8 +78,9 @@ parser.add_argument("--pack", type=int, default=None,
                          "(PacGAN): it sees how often G repeats a kind of digit (default 1)")
 parser.add_argument("--ema", type=float, default=None,
                     help="decay of the moving average of G's weights that samples are drawn from "
-                         "(default 0.999, about the last 1,000 steps, or the checkpoint's on "
-                         "--resume; 0: no average, sample G)")
+                         "(default: the model's, 0.999 for most, about the last 1,000 steps; "
+                         "0.9999 for goodfellow2014; or the checkpoint's on --resume; 0: no "
+                         "average, sample G)")
 parser.add_argument("--latent-dim", type=int, default=None, help="length of z (default 100)")
 parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
 parser.add_argument("--seed", type=int, default=None, help="default 0")
@@ -164,7 +166,7 @@ G, D = models.build(args.arch, args.latent_dim, seed=args.seed, device=device,
 opt_G, opt_D = models.make_optimizers(args.arch, G, D, optimizer=args.optimizer, lr=args.lr,
                                       lr_d=args.lr_d,
                                       betas=None if args.beta1 is None else (args.beta1, 0.999))
-ema = optim.EMA(G, decay=args.ema or 0.999) if args.ema != 0 else None  # G's weights, averaged
+ema = optim.EMA(G, decay=args.ema or spec.ema) if args.ema != 0 else None  # G's weights, averaged
 fixed_z = models.sample_noise(args.arch, 64, args.latent_dim, backend.rng(step_seed(0, 0), device),
                               device)                              # (64, latent_dim)
 config = {k: v for k, v in vars(args).items() if k not in ("resume", "out", "data_dir")}

@@ -142,9 +142,12 @@ def test_torch_twin_starts_where_minigan_starts(train_step_module):
         tG, tD, topt_G, topt_D, torch.from_numpy(real.numpy()), torch.from_numpy(z.numpy()))[0])
     assert ours == pytest.approx(theirs, rel=1e-5)
     G, D = models.build("goodfellow2014", seed=0)
-    topt_G, topt_D = train_step_module.torch_optimizers(
-        "goodfellow2014", train_step_module.torch_twin(G, z),
-        train_step_module.torch_twin(D, G(z)))
+    twins = train_step_module.torch_twin(G, z), train_step_module.torch_twin(D, G(z))
+    topt_G, topt_D = train_step_module.torch_optimizers("goodfellow2014", *twins)
     settings = models.SPECS["goodfellow2014"].optimizer
     assert topt_G.param_groups[0]["lr"] == settings["lr"]
     assert topt_D.param_groups[0]["lr"] == settings["lr_d"]
+    # --lr and --lr-d of torch_train.py, as make_optimizers takes them: a new lr sets both.
+    for given, rates in (({"lr": 1e-3}, (1e-3, 1e-3)), ({"lr": 2e-4, "lr_d": 1e-4}, (2e-4, 1e-4))):
+        topt_G, topt_D = train_step_module.torch_optimizers("goodfellow2014", *twins, **given)
+        assert (topt_G.param_groups[0]["lr"], topt_D.param_groups[0]["lr"]) == rates

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 import minigan
+from minigan import models
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = os.environ.get("MINIGAN_DATA")
@@ -83,11 +84,16 @@ def test_resume_is_bit_identical_with_dropout_and_batch_norm(tmp_path, arch):
     assert_same_checkpoints(straight / "ckpt.npz", resumed / "ckpt.npz")
 
 
-@pytest.mark.parametrize("arch, batch", [("mlp", 64), ("goodfellow2014", 100)])
-def test_default_batch_size_is_the_models(tmp_path, arch, batch):
+@pytest.mark.parametrize("arch, batch, decay",
+                         [("mlp", 64, 0.999), ("goodfellow2014", 100, 0.9999)])
+def test_default_batch_size_rates_and_average_are_the_models(tmp_path, arch, batch, decay):
     log = run("mnist.py", "--arch", arch, "--steps", "1", "--out", str(tmp_path))
     assert f"1 steps of batch {batch}" in log
-    assert minigan.load(tmp_path / "ckpt.npz")["config"]["batch_size"] == batch
+    ckpt, spec = minigan.load(tmp_path / "ckpt.npz"), models.SPECS[arch]
+    assert ckpt["config"]["batch_size"] == batch
+    assert ckpt["G_ema"]["decay"] == decay == spec.ema and ckpt["config"]["ema"] == decay
+    assert ckpt["opt_G"]["hparams.lr"] == spec.optimizer["lr"]
+    assert ckpt["opt_D"]["hparams.lr"] == spec.optimizer.get("lr_d", spec.optimizer["lr"])
 
 
 def fails(*args):
@@ -191,8 +197,8 @@ def test_label_smoothing_trains_d_differently_and_is_kept_on_resume(tmp_path):
 
 
 def test_checkpoint_holds_the_average_of_g_that_the_scripts_sample(tmp_path):
-    """--ema (default 0.999) keeps G_ema in the checkpoint; sample.py draws from it unless told
-    --no-average; --ema 0 keeps none, and sample.py then draws from G."""
+    """--ema (default: the model's, 0.999 for mlp) keeps G_ema in the checkpoint; sample.py draws
+    from it unless told --no-average; --ema 0 keeps none, and sample.py then draws from G."""
     train(tmp_path / "avg", steps=3)
     ckpt = minigan.load(tmp_path / "avg" / "ckpt.npz")
     assert ckpt["G_ema"]["num_updates"] == 3 and ckpt["G_ema"]["decay"] == 0.999
