@@ -30,7 +30,7 @@ import numbers
 from . import backend
 from .tensor import Tensor
 
-__all__ = ["Optimizer", "SGD", "Adam", "EMA"]
+__all__ = ["Optimizer", "SGD", "Adam", "EMA", "average_state_dicts"]
 
 
 class Optimizer:
@@ -452,3 +452,53 @@ class EMA:
 
     def __repr__(self):
         return f"EMA(decay={self.decay}, num_updates={self.num_updates})"
+
+
+def average_state_dicts(state_dicts):
+    """The uniform average of several snapshots of one module's weights.
+
+    Where :class:`EMA` averages the recent iterates as training goes, this averages saved
+    ones afterwards, over a window chosen after the fact: every array entry is the mean of its
+    values across ``state_dicts`` (summed in float64, returned in its own dtype), and every
+    other entry (an EMA's ``decay`` and ``num_updates``, say) is the last snapshot's. With
+    snapshots of a run taken every few thousand steps this is stochastic weight averaging
+    (Izmailov et al. 2018) for G: a single network whose weights sit nearer the middle of the
+    region that training circles. Buffers are averaged like weights, so batch norm's running
+    statistics become the mean of the snapshots' (an approximation of the averaged network's
+    own statistics, which only a pass over data would give).
+
+    Args:
+        state_dicts: a sequence of ``state_dict()``s of the same module (or of an :class:`EMA`
+            of it): the same keys, arrays of the same shapes.
+
+    Returns:
+        A new dict with the same keys.
+
+    Raises:
+        ValueError: no snapshots, or two that differ in their keys or in an array's shape.
+    """
+    state_dicts = list(state_dicts)
+    if not state_dicts:
+        raise ValueError("average_state_dicts: no state dicts to average")
+    first = state_dicts[0]
+    for i, sd in enumerate(state_dicts[1:], start=1):
+        if sd.keys() != first.keys():
+            extra, missing = sorted(sd.keys() - first.keys()), sorted(first.keys() - sd.keys())
+            raise ValueError(f"average_state_dicts: state dict {i} has other keys than state "
+                             f"dict 0 (only in {i}: {extra}; only in 0: {missing})")
+    out = dict(state_dicts[-1])
+    for key, value in first.items():
+        if not hasattr(value, "shape") or not hasattr(value, "dtype"):
+            continue                                       # numbers, strings: the last one's
+        values = [sd[key] for sd in state_dicts]
+        shapes = {tuple(v.shape) for v in values}
+        if len(shapes) > 1:
+            raise ValueError(f"average_state_dicts: {key!r} has shapes {sorted(shapes)} in "
+                             f"different state dicts")
+        xp = backend.get_array_module(*values, op="average_state_dicts")
+        total = xp.zeros(value.shape, dtype=xp.float64)
+        for v in values:
+            total += v
+        total /= len(values)                               # in place: a 0-d array stays one
+        out[key] = total.astype(value.dtype)
+    return out

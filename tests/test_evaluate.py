@@ -23,8 +23,8 @@ DATA = os.environ.get("MINIGAN_DATA")
 pytestmark = pytest.mark.skipif(not DATA, reason="MINIGAN_DATA (the MNIST directory) is not set")
 
 METRIC_KEYS = {"n", "parzen_mean", "parzen_sem", "parzen_sigma", "parzen_validation", "fid",
-               "is_mean", "is_std", "modes", "digit_histogram", "kl_to_uniform", "nn_median", "nn_test_median",
-               "nn_ratio", "parzen_by_digit", "seconds"}
+               "is_mean", "is_std", "modes", "digit_histogram", "kl_to_uniform", "nn_median",
+               "nn_test_median", "nn_ratio", "parzen_by_digit", "seconds"}
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,169 @@
+"""Uniform averages of saved weights: minigan.optim.average_state_dicts and examples/average.py.
+
+The oracle is the mean written out in float64 NumPy. The script is run on checkpoints these
+tests write themselves (no MNIST needed): what it averages, what it writes, what it refuses.
+"""
+
+import importlib.util
+import os
+
+import numpy as np
+import pytest
+
+import minigan
+from minigan import models, nn
+from minigan.optim import EMA, average_state_dicts
+from tests.helpers import host
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def snapshots(n, device="cpu", seed=0):
+    """State dicts of n EMAs of one small module, each at other random weights and statistics."""
+    minigan.nn.init.manual_seed(seed)
+    module = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.ReLU(), nn.Linear(4, 2))
+    module = module.to(device)
+    rng = np.random.default_rng(seed)
+    out = []
+    for t in range(n):
+        for p in module.parameters():
+            p.data[...] = minigan.backend.to_device(rng.normal(size=p.shape).astype(np.float32),
+                                                    p.device)
+        for b in module.buffers():
+            if b.data.dtype.kind == "f":
+                b.data[...] = minigan.backend.to_device(rng.uniform(0.5, 2, size=b.shape), b.device)
+        ema = EMA(module, decay=0.0)
+        ema.update()                                     # decay 0: the average is the module
+        ema.num_updates = 1000 * (t + 1)
+        out.append(ema.state_dict())
+    return out
+
+
+def test_every_array_is_the_mean_and_the_rest_the_last_snapshots(device):
+    sds = snapshots(4, device)
+    avg = average_state_dicts(sds)
+    assert avg.keys() == sds[0].keys()
+    assert avg["num_updates"] == 4000 and avg["decay"] == 0.0       # the last one's
+    arrays = [k for k in avg if k.startswith("module.")]
+    assert any("running_mean" in k for k in arrays)                  # buffers are averaged too
+    for key in arrays:
+        expected = np.mean([host(sd[key]).astype(np.float64) for sd in sds], axis=0)
+        assert avg[key].dtype == sds[0][key].dtype
+        np.testing.assert_allclose(host(avg[key]), expected, rtol=1e-6, atol=1e-7)
+        assert type(avg[key]) is type(sds[0][key])                   # stays on its device
+
+
+def test_one_snapshot_or_identical_ones_average_to_themselves():
+    sd = snapshots(1)[0]
+    for group in ([sd], [sd, sd, sd]):
+        avg = average_state_dicts(group)
+        for key, value in sd.items():
+            assert np.array_equal(avg[key], value)
+    assert avg["module.0.weight"] is not sd["module.0.weight"]       # a new array, not a view
+
+
+def test_the_average_loads_into_the_module_it_came_from():
+    sds = snapshots(3)
+    minigan.nn.init.manual_seed(0)
+    module = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.ReLU(), nn.Linear(4, 2))
+    ema = EMA(module)
+    ema.load_state_dict(average_state_dicts(sds))
+    assert np.allclose(host(ema.module[0].weight), np.mean([sd["module.0.weight"] for sd in sds],
+                                                           axis=0))
+
+
+def test_mismatched_snapshots_are_refused_by_name():
+    a, b = snapshots(2)
+    with pytest.raises(ValueError, match="no state dicts"):
+        average_state_dicts([])
+    b_extra = {**b, "module.9.weight": np.zeros(2, np.float32)}
+    with pytest.raises(ValueError, match=r"state dict 1 has other keys.*module\.9\.weight"):
+        average_state_dicts([a, b_extra])
+    b_wide = {**b, "module.0.weight": np.zeros((5, 3), np.float32)}
+    with pytest.raises(ValueError, match=r"'module\.0\.weight' has shapes \[\(4, 3\), \(5, 3\)\]"):
+        average_state_dicts([a, b_wide])
+
+
+# --- examples/average.py ------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def average():
+    spec = importlib.util.spec_from_file_location("average",
+                                                  os.path.join(ROOT, "examples", "average.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def write_run(directory, steps, seed=0, ema=True):
+    """Checkpoints of a pretend mlp run, as examples/mnist.py --keep-every writes them."""
+    os.makedirs(directory, exist_ok=True)
+    config = {"arch": "mlp", "latent_dim": 8, "seed": seed, "pack": 1, "ema": 0.999}
+    rng = np.random.default_rng(seed)
+    for step in steps:
+        G, _ = models.build("mlp", 8, seed=seed)
+        for p in G.parameters():
+            p.data[...] = rng.normal(size=p.shape).astype(np.float32)
+        parts = {"G": G}
+        if ema:
+            average = EMA(G, decay=0.0)
+            for p in average.module.parameters():                      # unlike G's own
+                p.data[...] = rng.normal(size=p.shape).astype(np.float32)
+            parts["G_ema"] = average
+        minigan.save(os.path.join(directory, f"ckpt_{step:06d}.npz"), step=step, config=config,
+                     **parts)
+
+
+def test_averages_the_kept_checkpoints_of_a_window(average, tmp_path):
+    run = tmp_path / "run"
+    write_run(run, [1000, 2000, 3000, 4000])
+    out = tmp_path / "avg.npz"
+    average.main(["--run", str(run), "--from", "2000", "--to", "3000", "--out", str(out)])
+    ckpts = [minigan.load(run / f"ckpt_{s:06d}.npz") for s in (2000, 3000)]
+    avg = minigan.load(out)
+    assert avg["averaged_steps"] == [2000, 3000] and avg["step"] == 3000
+    assert avg["config"] == ckpts[-1]["config"] and "D" not in avg
+    for part in ("G", "G_ema"):
+        for key, value in avg[part].items():
+            if isinstance(value, np.ndarray):
+                assert np.allclose(value, (ckpts[0][part][key] + ckpts[1][part][key]) / 2)
+    # What evaluate.py and sample.py load: the averaged G_ema, or with --no-average the G's.
+    for use_average, part in ((None, "G_ema"), (False, "G")):
+        G, info = models.load_generator(out, average=use_average)
+        prefix = "module." if part == "G_ema" else ""
+        for name, value in G.state_dict().items():
+            assert np.array_equal(value, avg[part][prefix + name]), (part, name)
+        assert info["step"] == 3000 and info["average"] == (part == "G_ema")
+    # Named checkpoints, in any order: the same average.
+    named = tmp_path / "named.npz"
+    average.main([str(run / "ckpt_003000.npz"), str(run / "ckpt_002000.npz"), "--out", str(named)])
+    assert np.array_equal(minigan.load(named)["G_ema"]["module.0.weight"],
+                          avg["G_ema"]["module.0.weight"])
+
+
+def test_a_run_without_an_average_gets_its_gs_averaged(average, tmp_path):
+    write_run(tmp_path / "plain", [1000, 2000], ema=False)
+    out = average.main(["--run", str(tmp_path / "plain"), "--out", str(tmp_path / "avg.npz")])
+    assert "G_ema" not in minigan.load(out)
+    assert models.load_generator(out)[1]["average"] is False
+
+
+def test_refuses_other_runs_mixtures_and_empty_windows(average, tmp_path, capsys):
+    write_run(tmp_path / "a", [1000, 2000])
+    write_run(tmp_path / "b", [3000], seed=1)
+    write_run(tmp_path / "c", [4000], ema=False)
+    out = str(tmp_path / "avg.npz")
+    ckpt = lambda run, step: str(tmp_path / run / f"ckpt_{step:06d}.npz")  # noqa: E731
+    with pytest.raises(SystemExit, match=r"different runs: \{'seed': \(0, 1\)\}"):
+        average.main([ckpt("a", 1000), ckpt("b", 3000), "--out", out])
+    with pytest.raises(SystemExit, match="some checkpoints have a moving average"):
+        average.main([ckpt("a", 1000), ckpt("c", 4000), "--out", out])
+    with pytest.raises(SystemExit, match="share a step"):
+        average.main([ckpt("a", 1000), ckpt("a", 1000), "--out", out])
+    with pytest.raises(SystemExit):
+        average.main(["--run", str(tmp_path / "a"), "--from", "5000", "--out", out])
+    assert "no ckpt_<step>.npz" in capsys.readouterr().err
+    broken = tmp_path / "broken.npz"
+    broken.write_bytes(b"not a zip")
+    with pytest.raises(SystemExit, match="broken.npz"):
+        average.main([str(broken), "--out", out])
+    assert not os.path.exists(out)                                  # nothing half written
