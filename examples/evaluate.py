@@ -116,7 +116,8 @@ def generate(checkpoint, n, seed, device, batch_size=500, average=None):
             chunks.append(G(z).numpy())                                # (b, 1, 28, 28)
     samples = np.concatenate(chunks)                                   # (n, 1, 28, 28)
     source = {"checkpoint": os.fspath(checkpoint), "arch": info["arch"], "step": info["step"],
-              "averaged_G": info["average"], "seed": seed}
+              "averaged_G": info["average"], "averaged_steps": info["averaged_steps"],
+              "seed": seed}
     return to_unit_range(samples, models.SPECS[info["arch"]].data_range, checkpoint), source
 
 

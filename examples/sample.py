@@ -34,6 +34,8 @@ args = parser.parse_args()
 G, info = models.load_generator(args.checkpoint, device=args.device,     # in eval mode
                                 average=False if args.no_average else None)
 arch, latent_dim, step = info["arch"], info["latent_dim"], info["step"]
+spans = info["averaged_steps"]                                  # examples/average.py's output
+when = f"step {step}" if not spans else f"steps {spans[0]}-{spans[-1]} averaged"
 
 rng = backend.rng(args.seed, args.device)
 chunks = []
@@ -48,6 +50,6 @@ os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
 np.save(args.out, samples)
 if args.grid:
     save_image_grid(samples[:64], args.grid, value_range=models.SPECS[arch].data_range,
-                    title=f"{arch}, step {step}")
-print(f"wrote {samples.shape} {samples.dtype} samples of {arch} (step {step}) "
+                    title=f"{arch}, {when}")
+print(f"wrote {samples.shape} {samples.dtype} samples of {arch} ({when}) "
       f"to {args.out}")

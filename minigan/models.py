@@ -420,7 +420,9 @@ def load_generator(checkpoint, device="cpu", average=None):
             has one.
 
     Returns:
-        ``(G, info)``: the module, and ``{"arch", "latent_dim", "step", "average"}``.
+        ``(G, info)``: the module, and ``{"arch", "latent_dim", "step", "average",
+        "averaged_steps"}``; the last is the list of steps that examples/average.py averaged
+        the checkpoint over, or None for a checkpoint of one step.
     """
     ckpt = load(checkpoint, device=device) if not isinstance(checkpoint, dict) else checkpoint
     where = checkpoint if not isinstance(checkpoint, dict) else "the checkpoint"
@@ -443,7 +445,7 @@ def load_generator(checkpoint, device="cpu", average=None):
         G.load_state_dict(ckpt["G"])
     G.eval()                                        # batch norm on its running statistics
     return G, {"arch": arch, "latent_dim": latent_dim, "step": ckpt.get("step"),
-               "average": use_average}
+               "average": use_average, "averaged_steps": ckpt.get("averaged_steps")}
 
 
 def parameter_count(module):

@@ -6,6 +6,8 @@ tests write themselves (no MNIST needed): what it averages, what it writes, what
 
 import importlib.util
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -133,6 +135,12 @@ def test_averages_the_kept_checkpoints_of_a_window(average, tmp_path):
         for name, value in G.state_dict().items():
             assert np.array_equal(value, avg[part][prefix + name]), (part, name)
         assert info["step"] == 3000 and info["average"] == (part == "G_ema")
+        assert info["averaged_steps"] == [2000, 3000]
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, "examples", "sample.py"),
+                           "--checkpoint", str(out), "--n", "8", "--out", str(tmp_path / "s.npy"),
+                           "--grid", str(tmp_path / "s.png")], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "(steps 2000-3000 averaged)" in proc.stdout and os.path.exists(tmp_path / "s.png")
     # Named checkpoints, in any order: the same average.
     named = tmp_path / "named.npz"
     average.main([str(run / "ckpt_003000.npz"), str(run / "ckpt_002000.npz"), "--out", str(named)])

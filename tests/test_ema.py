@@ -142,7 +142,8 @@ def test_load_generator_picks_the_average_or_g(tmp_path):
                                       ("both.npz", False, G, False),
                                       ("raw.npz", None, G, False)]:
         got, info = models.load_generator(tmp_path / path, average=average)
-        assert info == {"arch": "mlp", "latent_dim": 8, "step": 1, "average": used}
+        assert info == {"arch": "mlp", "latent_dim": 8, "step": 1, "average": used,
+                        "averaged_steps": None}
         assert not got.training
         np.testing.assert_array_equal(out(got), out(want))
     with pytest.raises(minigan.CheckpointError, match="no averaged generator"):
