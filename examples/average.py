@@ -48,7 +48,7 @@ def load_all(paths):
     for path in paths:
         try:
             ckpt = minigan.load(path)
-        except minigan.CheckpointError as e:
+        except (minigan.CheckpointError, FileNotFoundError) as e:
             sys.exit(f"average.py: {e}")
         config = ckpt.get("config") or {}
         if "G" not in ckpt or "arch" not in config or "step" not in ckpt:

@@ -174,4 +174,6 @@ def test_refuses_other_runs_mixtures_and_empty_windows(average, tmp_path, capsys
     broken.write_bytes(b"not a zip")
     with pytest.raises(SystemExit, match="broken.npz"):
         average.main([str(broken), "--out", out])
+    with pytest.raises(SystemExit, match="no checkpoint at .*missing.npz"):
+        average.main([str(tmp_path / "missing.npz"), "--out", out])
     assert not os.path.exists(out)                                  # nothing half written
