@@ -98,6 +98,7 @@ def main(argv=None):
         sys.exit("average.py: some checkpoints have a moving average of G (G_ema) and some do "
                  "not (trained with --ema 0 in part): average runs of one kind")
     last_ckpt = ckpts[-1][2]
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     minigan.save(args.out, **averaged, step=last_ckpt["step"], config=last_ckpt["config"],
                  averaged_steps=steps)
     kind = "G_ema and G" if "G_ema" in averaged else "G (the run kept no average)"

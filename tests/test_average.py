@@ -118,7 +118,7 @@ def write_run(directory, steps, seed=0, ema=True):
 def test_averages_the_kept_checkpoints_of_a_window(average, tmp_path):
     run = tmp_path / "run"
     write_run(run, [1000, 2000, 3000, 4000])
-    out = tmp_path / "avg.npz"
+    out = tmp_path / "new" / "avg.npz"                              # its directory is made
     average.main(["--run", str(run), "--from", "2000", "--to", "3000", "--out", str(out)])
     ckpts = [minigan.load(run / f"ckpt_{s:06d}.npz") for s in (2000, 3000)]
     avg = minigan.load(out)
