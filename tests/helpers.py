@@ -1,9 +1,25 @@
-"""Helpers shared by the test modules: float64 tensors from host arrays, on a chosen device."""
+"""Helpers shared by the test modules: float64 tensors from host arrays, on a chosen device, and
+the example scripts as importable modules."""
+
+import importlib.util
+import os
 
 import numpy as np
 
 import minigan
 from minigan import backend
+
+
+EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
+
+
+def load_example(name):
+    """The script ``examples/<name>.py`` as a module (its ``main`` and helpers), without running it
+    as ``__main__``."""
+    spec = importlib.util.spec_from_file_location(name, os.path.join(EXAMPLES, f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def t64(array, device="cpu", requires_grad=True):

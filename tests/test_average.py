@@ -4,7 +4,6 @@ The oracle is the mean written out in float64 NumPy. The script is run on checkp
 tests write themselves (no MNIST needed): what it averages, what it writes, what it refuses.
 """
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -15,7 +14,7 @@ import pytest
 import minigan
 from minigan import models, nn
 from minigan.optim import EMA, average_state_dicts
-from tests.helpers import host
+from tests.helpers import host, load_example
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -89,11 +88,7 @@ def test_mismatched_snapshots_are_refused_by_name():
 # --- examples/average.py ------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def average():
-    spec = importlib.util.spec_from_file_location("average",
-                                                  os.path.join(ROOT, "examples", "average.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_example("average")
 
 
 def write_run(directory, steps, seed=0, ema=True):

@@ -7,7 +7,6 @@ Runs in-process (main(argv)), so the reference data and test features are loaded
 Needs MINIGAN_DATA (the directory of the four MNIST files), as CI sets it.
 """
 
-import importlib.util
 import json
 import os
 
@@ -17,8 +16,8 @@ import pytest
 import minigan
 from minigan import metrics, models
 from minigan.data import mnist
+from tests.helpers import load_example
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = os.environ.get("MINIGAN_DATA")
 pytestmark = pytest.mark.skipif(not DATA, reason="MINIGAN_DATA (the MNIST directory) is not set")
 
@@ -29,11 +28,7 @@ METRIC_KEYS = {"n", "parzen_mean", "parzen_sem", "parzen_sigma", "parzen_validat
 
 @pytest.fixture(scope="module")
 def evaluate():
-    spec = importlib.util.spec_from_file_location("evaluate",
-                                                  os.path.join(ROOT, "examples", "evaluate.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_example("evaluate")
 
 
 @pytest.fixture(scope="module")

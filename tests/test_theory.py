@@ -2,9 +2,6 @@
 (docs/theory.md): D* = p_data / (p_data + p_g) maximises V; V(D*, G) = -log 4 + 2 JSD; the
 minimum -log 4 is reached iff p_g = p_data; and training a minigan discriminator reaches D*."""
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 from hypothesis import given, strategies as st
@@ -14,20 +11,11 @@ from scipy.spatial.distance import jensenshannon
 import minigan
 import minigan.functional as F
 from minigan import gan, nn, optim
+from tests.helpers import load_example
 from tests.strategies import seeds
 
-ROOT = Path(__file__).resolve().parent.parent
 LOG4 = np.log(4.0)
-
-
-def load_script():
-    spec = importlib.util.spec_from_file_location("theory", ROOT / "examples" / "theory.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-theory = load_script()
+theory = load_example("theory")
 
 
 def discrete(seed, k, zeros=False):
