@@ -14,7 +14,7 @@ goodfellow2014 it is worth more than a longer run (docs/results.md).
 
 --run DIR takes DIR's ckpt_<step>.npz files with --from <= step <= --to (written by mnist.py
 --keep-every); or name the checkpoints themselves. They must come from one run (the same
-architecture, latent size and seed). The output is a checkpoint that examples/evaluate.py and
+architecture, latent size, seed and --pack). The output is a checkpoint that examples/evaluate.py and
 examples/sample.py read as any other (--no-average: the mean of the G's): the last
 checkpoint's config and step, the averaged G and G_ema, and the steps averaged. It holds no D
 or optimiser state, so training cannot resume from it.
@@ -43,7 +43,9 @@ def kept_checkpoints(run, first, last):
 
 
 def load_all(paths):
-    """The checkpoints, checked to be examples/mnist.py's and of one run; sorted by step."""
+    """The generator parts of the checkpoints (step, config, G, G_ema), checked to be
+    examples/mnist.py's and of one run; sorted by step. D and the optimisers are dropped as each
+    file is read: a long run's checkpoints are mostly those."""
     ckpts = []
     for path in paths:
         try:
@@ -54,7 +56,8 @@ def load_all(paths):
         if "G" not in ckpt or "arch" not in config or "step" not in ckpt:
             sys.exit(f"average.py: {path} is not a checkpoint of examples/mnist.py (it needs 'G', "
                      f"'step' and a config with 'arch')")
-        ckpts.append((ckpt["step"], path, ckpt))
+        kept = {k: ckpt[k] for k in ("step", "config", "G", "G_ema") if k in ckpt}
+        ckpts.append((ckpt["step"], path, kept))
     ckpts.sort(key=lambda c: c[0])
     (_, path0, ckpt0) = ckpts[0]
     for _, path, ckpt in ckpts[1:]:
