@@ -14,10 +14,10 @@ goodfellow2014 it is worth more than a longer run (docs/results.md).
 
 --run DIR takes DIR's ckpt_<step>.npz files with --from <= step <= --to (written by mnist.py
 --keep-every); or name the checkpoints themselves. They must come from one run (the same
-architecture, latent size, seed and --pack). The output is a checkpoint that examples/evaluate.py and
-examples/sample.py read as any other (--no-average: the mean of the G's): the last
-checkpoint's config and step, the averaged G and G_ema, and the steps averaged. It holds no D
-or optimiser state, so training cannot resume from it.
+architecture, latent size, seed and --pack). The output is a checkpoint that
+examples/evaluate.py and examples/sample.py read as any other (--no-average: the mean of the
+G's): the last checkpoint's config and step, the averaged G and G_ema, and the steps averaged.
+It holds no D or optimiser state, so training cannot resume from it.
 """
 
 import argparse
