@@ -8,7 +8,9 @@
 examples/mnist.py keeps a moving average of G's weights (--ema), whose warm-up weighs about the
 last ninth of the run. This script averages further back, after the fact: the uniform mean,
 parameter by parameter, of the kept checkpoints' averaged generators (G_ema), and of their G
-too (minigan.optim.average_state_dicts; stochastic weight averaging). The window is chosen
+too (minigan.optim.average_state_dicts; stochastic weight averaging), and for a generator with
+batch norm the averaged weights' own running statistics from noise (minigan.optim.update_bn: an
+average of the snapshots' statistics does not fit the averaged weights). The window is chosen
 afterwards, e.g. by examples/evaluate.py's Parzen score on the validation images. For
 goodfellow2014 it is worth more than a longer run (docs/results.md).
 
@@ -27,9 +29,10 @@ import re
 import sys
 
 import minigan
-from minigan import optim
+from minigan import backend, models, optim
 
 SAME_RUN = ("arch", "latent_dim", "seed", "pack")          # what must agree across checkpoints
+BN_SEED = 0                                                # the noise that batch norm is fit on
 
 
 def kept_checkpoints(run, first, last):
@@ -68,6 +71,22 @@ def load_all(paths):
     return ckpts
 
 
+def fit_batch_norm(averaged, config):
+    """Replace the averaged running statistics of batch norm (a mean of the snapshots' own) with
+    the averaged weights' (minigan.models.recompute_batch_norm), in place. Returns the number of
+    batches of noise run, 0 for a generator without batch norm."""
+    G, _ = models.build(config["arch"], config["latent_dim"])
+    fitted = 0
+    for key in averaged:
+        net = optim.EMA(G) if key == "G_ema" else G
+        net.load_state_dict(averaged[key])
+        module = net.module if key == "G_ema" else net
+        fitted = models.recompute_batch_norm(config["arch"], module, config.get("batch_size"),
+                                             config["latent_dim"], backend.rng(BN_SEED))
+        averaged[key] = net.state_dict()
+    return fitted
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -101,12 +120,14 @@ def main(argv=None):
         sys.exit("average.py: some checkpoints have a moving average of G (G_ema) and some do "
                  "not (trained with --ema 0 in part): average runs of one kind")
     last_ckpt = ckpts[-1][2]
+    fitted = fit_batch_norm(averaged, last_ckpt["config"])
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     minigan.save(args.out, **averaged, step=last_ckpt["step"], config=last_ckpt["config"],
                  averaged_steps=steps)
     kind = "G_ema and G" if "G_ema" in averaged else "G (the run kept no average)"
-    print(f"averaged {kind} over {len(steps)} checkpoints, steps {steps[0]:,} to {steps[-1]:,}; "
-          f"wrote {args.out}")
+    bn = f", batch norm statistics recomputed from {fitted} batches of noise" if fitted else ""
+    print(f"averaged {kind} over {len(steps)} checkpoints, steps {steps[0]:,} to {steps[-1]:,}"
+          f"{bn}; wrote {args.out}")
     return args.out
 
 

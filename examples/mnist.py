@@ -203,11 +203,26 @@ if args.resume:
 config["ema"] = 0.0 if ema is None else ema.decay
 
 
+def fit_average():
+    """Batch norm statistics of the average's own (minigan.optim.update_bn), before it is drawn
+    from or saved: EMA.update copies G's, which belong to G's weights, not to the lagging
+    average's. Its noise has a stream of its own, so training, and a resumed run, are unchanged."""
+    global average_fitted_at
+    if ema is not None and average_fitted_at != step:
+        models.recompute_batch_norm(args.arch, ema.module, args.batch_size, args.latent_dim,
+                                    backend.rng(step_seed(step, 3), device), device)
+        average_fitted_at = step
+
+
+average_fitted_at = None
+
+
 def keep_step():
     return args.keep_every and step % args.keep_every == 0
 
 
 def save_checkpoint():
+    fit_average()
     average = {} if ema is None else {"G_ema": ema}
     paths = [ckpt_path] + ([os.path.join(args.out, f"ckpt_{step:06d}.npz")] if keep_step() else [])
     for path in paths:
@@ -216,6 +231,7 @@ def save_checkpoint():
 
 
 def save_samples():
+    fit_average()
     sampler = G if ema is None else ema.module
     sampler.eval()  # batch norm on its running statistics
     with minigan.no_grad():

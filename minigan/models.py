@@ -25,7 +25,7 @@ from .nn import init
 from .tensor import Tensor
 
 __all__ = ["ModelSpec", "SPECS", "names", "build", "load_generator", "init_output_bias",
-           "make_optimizers", "sample_noise"]
+           "make_optimizers", "sample_noise", "recompute_batch_norm"]
 
 
 @dataclass(frozen=True)
@@ -408,6 +408,23 @@ def sample_noise(name, n, latent_dim=100, generator=None, device="cpu", dtype="f
     else:
         z = gen.standard_normal(size=shape)
     return Tensor(z.astype(dtype, copy=False))
+
+
+def recompute_batch_norm(name, G, batch_size=None, latent_dim=100, generator=None, device="cpu",
+                         batches=100):
+    """Give a generator's batch norm layers the statistics of its own weights, from its noise.
+
+    An averaged generator (``optim.EMA``, ``optim.average_state_dicts``) carries batch norm
+    statistics copied or averaged from other weights; ``optim.update_bn`` replaces them with the
+    mean batch statistics of ``batches`` batches of the model's noise, ``batch_size`` (default:
+    the model's) samples each, as in training. Models without batch norm draw no noise.
+
+    Returns:
+        The number of batches run: ``batches``, or 0 where G has no batch norm.
+    """
+    batch_size = batch_size or _spec(name).batch_size
+    noise = (sample_noise(name, batch_size, latent_dim, generator, device) for _ in range(batches))
+    return optim.update_bn(noise, G)
 
 
 def load_generator(checkpoint, device="cpu", average=None):

@@ -24,13 +24,15 @@ Derivations: docs/derivations/adam.md. Tests: tests/test_optim.py.
 """
 
 import copy
+import itertools
 import math
 import numbers
 
 from . import backend
-from .tensor import Tensor
+from .nn import BatchNorm1d, BatchNorm2d
+from .tensor import Tensor, no_grad
 
-__all__ = ["Optimizer", "SGD", "Adam", "EMA", "average_state_dicts"]
+__all__ = ["Optimizer", "SGD", "Adam", "EMA", "average_state_dicts", "update_bn"]
 
 
 class Optimizer:
@@ -393,8 +395,9 @@ class EMA:
     the warm-up, the first thousand averages would still be mostly the initial weights. While
     the warm-up lasts (``t < 9 decay / (1 - decay)``: 8,991 updates for 0.999, 89,991 for
     0.9999), the average looks back over about the last ``t / 9`` steps, whatever ``decay`` is.
-    Buffers (batch norm's running statistics) are copied, not averaged: they are statistics
-    of the live network's activations already.
+    Buffers (batch norm's running statistics) are copied from the live network: they are the
+    statistics of *its* activations, not of the average's, whose weights lag behind. Before
+    sampling from an average with batch norm, give it its own with :func:`update_bn`.
 
     Args:
         module: the module to follow (its parameters and buffers are read, never written).
@@ -465,7 +468,7 @@ def average_state_dicts(state_dicts):
     (Izmailov et al. 2018) for G: a single network whose weights sit nearer the middle of the
     region that training circles. Buffers are averaged like weights, so batch norm's running
     statistics become the mean of the snapshots' (an approximation of the averaged network's
-    own statistics, which only a pass over data would give).
+    own statistics: :func:`update_bn` computes those).
 
     Args:
         state_dicts: a sequence of ``state_dict()``s of the same module (or of an :class:`EMA`
@@ -502,3 +505,54 @@ def average_state_dicts(state_dicts):
         total /= len(values)                               # in place: a 0-d array stays one
         out[key] = total.astype(value.dtype)
     return out
+
+
+def update_bn(batches, module):
+    """Recompute the running statistics of every batch norm layer of ``module`` from data.
+
+    A batch norm layer in eval mode normalises with running statistics, a moving average of the
+    batch statistics seen in training. Those belong to the weights that produced them. A network
+    whose weights were *averaged* (:class:`EMA`, :func:`average_state_dicts`) feeds its batch
+    norm layers activations of another mean and variance, and its copied or averaged statistics
+    normalise them wrongly: the averaged weights, with the wrong statistics, can draw worse
+    samples than the network they average (stochastic weight averaging has the same step,
+    Izmailov et al. 2018). This runs ``module`` in training mode, without a graph, over
+    ``batches`` and sets each layer's statistics to the mean of its batch statistics (means,
+    and unbiased variances) over them, the population statistics of the module as it is.
+    Parameters are not touched; the module's mode and each layer's momentum are restored.
+
+    Args:
+        batches: an iterable of inputs to ``module`` (arrays or Tensors), e.g. batches of noise
+            for a generator. Use the batch size the network trained with.
+        module: a Module; one without batch norm layers is left as it is.
+
+    Returns:
+        The number of batches run (0 where the module has no batch norm to update).
+    """
+    layers = [m for m in module.modules()
+              if isinstance(m, (BatchNorm1d, BatchNorm2d)) and m.track_running_stats]
+    if not layers:
+        return 0
+    batches = iter(batches)
+    first = next(batches, None)
+    if first is None:                       # before any statistic is reset: nothing is lost
+        raise ValueError("update_bn: no batches to compute the statistics from")
+    momenta = [m.momentum for m in layers]
+    was_training = module.training
+    for m in layers:
+        m.running_mean.data[...] = 0
+        m.running_var.data[...] = 1
+        m.num_batches_tracked.data[...] = 0
+        m.momentum = None                   # a cumulative average: batch i weighs 1 / i
+    module.train()
+    n = 0
+    try:
+        with no_grad():
+            for x in itertools.chain([first], batches):
+                module(x if isinstance(x, Tensor) else Tensor(x))
+                n += 1
+    finally:
+        for m, momentum in zip(layers, momenta):
+            m.momentum = momentum
+        module.train(was_training)
+    return n

@@ -91,15 +91,18 @@ def average():
     return load_example("average")
 
 
-def write_run(directory, steps, seed=0, ema=True):
-    """Checkpoints of a pretend mlp run, as examples/mnist.py --keep-every writes them."""
+def write_run(directory, steps, seed=0, ema=True, arch="mlp"):
+    """Checkpoints of a pretend run, as examples/mnist.py --keep-every writes them."""
     os.makedirs(directory, exist_ok=True)
-    config = {"arch": "mlp", "latent_dim": 8, "seed": seed, "pack": 1, "ema": 0.999}
+    config = {"arch": arch, "latent_dim": 8, "seed": seed, "pack": 1, "ema": 0.999}
     rng = np.random.default_rng(seed)
     for step in steps:
-        G, _ = models.build("mlp", 8, seed=seed)
+        G, _ = models.build(arch, 8, seed=seed)
         for p in G.parameters():
             p.data[...] = rng.normal(size=p.shape).astype(np.float32)
+        for b in G.buffers():                                          # batch norm statistics
+            if b.data.dtype.kind == "f":
+                b.data[...] = rng.uniform(0.5, 2, size=b.shape)
         parts = {"G": G}
         if ema:
             average = EMA(G, decay=0.0)
@@ -141,6 +144,33 @@ def test_averages_the_kept_checkpoints_of_a_window(average, tmp_path):
     average.main([str(run / "ckpt_003000.npz"), str(run / "ckpt_002000.npz"), "--out", str(named)])
     assert np.array_equal(minigan.load(named)["G_ema"]["module.0.weight"],
                           avg["G_ema"]["module.0.weight"])
+
+
+def test_batch_norm_statistics_are_the_averaged_weights_own(average, tmp_path):
+    """A mean of the snapshots' running statistics does not fit the averaged weights: the script
+    recomputes them from noise (models.recompute_batch_norm, with its fixed seed) for G_ema and
+    G alike, and keeps the averaged weights as they are."""
+    write_run(tmp_path / "bn", [1000, 2000], arch="dcgan_bn")
+    out = tmp_path / "avg.npz"
+    log = average.main(["--run", str(tmp_path / "bn"), "--out", str(out)])
+    assert log == str(out)
+    ckpts = [minigan.load(tmp_path / "bn" / f"ckpt_{s:06d}.npz") for s in (1000, 2000)]
+    avg = minigan.load(out)
+    for part, prefix in (("G", ""), ("G_ema", "module.")):
+        weights = {k: (ckpts[0][part][k] + ckpts[1][part][k]) / 2 for k in avg[part]
+                   if k.endswith(("weight", "bias"))}
+        for key, value in weights.items():
+            np.testing.assert_allclose(avg[part][key], value, rtol=1e-6)
+        G, _ = models.build("dcgan_bn", 8)
+        G.load_state_dict({k.removeprefix(prefix): v for k, v in avg[part].items()
+                           if k.startswith(prefix) and k.removeprefix(prefix) in G.state_dict()})
+        assert models.recompute_batch_norm("dcgan_bn", G, 64, 8,
+                                           minigan.backend.rng(average.BN_SEED)) == 100
+        for name, value in G.state_dict().items():
+            if "running" in name:
+                assert np.array_equal(avg[part][prefix + name], value), (part, name)
+                snapshot_mean = (ckpts[0][part][prefix + name] + ckpts[1][part][prefix + name]) / 2
+                assert not np.allclose(value, snapshot_mean)
 
 
 def test_a_run_without_an_average_gets_its_gs_averaged(average, tmp_path):

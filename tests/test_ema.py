@@ -151,3 +151,81 @@ def test_load_generator_picks_the_average_or_g(tmp_path):
     minigan.save(tmp_path / "other.npz", G=G)
     with pytest.raises(minigan.CheckpointError, match="not a checkpoint of examples/mnist.py"):
         models.load_generator(tmp_path / "other.npz")
+
+
+# --- update_bn: batch norm statistics of the module as it is ---------------------------------
+
+def _bn_net(seed=0):
+    minigan.nn.init.manual_seed(seed)
+    return nn.Sequential(nn.Linear(3, 6), nn.BatchNorm1d(6), nn.ReLU(),
+                         nn.Unflatten(1, (3, 2)), nn.BatchNorm1d(3, momentum=0.3))
+
+
+def test_update_bn_sets_the_mean_of_the_batch_statistics(device):
+    """Oracle: each batch's mean and unbiased variance of the layer's input, in float64,
+    averaged over the batches; the layer's input computed with batch statistics (train mode)."""
+    G = _bn_net().double().to(device)
+    move(G, np.random.default_rng(3))                              # stale statistics
+    G.eval()
+    rng = np.random.default_rng(4)
+    batches = [rng.normal(size=(8, 3)) for _ in range(5)]
+    lin, bn1, bn2 = G[0], G[1], G[4]
+    w, b = host(lin.weight), host(lin.bias)
+    g1, be1 = host(bn1.weight), host(bn1.bias)
+    means1, vars1, means2, vars2 = [], [], [], []
+    for x in batches:
+        h = x @ w.T + b                                            # (8, 6)
+        means1.append(h.mean(0)), vars1.append(h.var(0, ddof=1))
+        y = np.maximum((h - h.mean(0)) / np.sqrt(h.var(0) + bn1.eps) * g1 + be1, 0)
+        y = y.reshape(8, 3, 2)                                     # (N, C, L): stats over N, L
+        means2.append(y.mean((0, 2))), vars2.append(y.reshape(8, 3, 2).transpose(1, 0, 2)
+                                                    .reshape(3, -1).var(1, ddof=1))
+    params = [np.array(host(p)) for p in G.parameters()]
+    n = minigan.optim.update_bn((minigan.backend.to_device(x, device) for x in batches), G)
+    assert n == 5
+    np.testing.assert_allclose(host(bn1.running_mean), np.mean(means1, 0), rtol=1e-12)
+    np.testing.assert_allclose(host(bn1.running_var), np.mean(vars1, 0), rtol=1e-12)
+    np.testing.assert_allclose(host(bn2.running_mean), np.mean(means2, 0), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(host(bn2.running_var), np.mean(vars2, 0), rtol=1e-12)
+    assert int(host(bn1.num_batches_tracked)) == 5
+    for p, before in zip(G.parameters(), params):                  # weights untouched
+        np.testing.assert_array_equal(host(p), before)
+    assert not G.training and bn1.momentum == 0.1 and bn2.momentum == 0.3   # restored
+    assert all(p.grad is None for p in G.parameters())
+
+
+def test_update_bn_gives_an_average_its_own_statistics():
+    """The case it exists for: an EMA copies the live network's statistics, which do not fit the
+    averaged weights; after update_bn the average in eval mode normalises a large batch as it
+    would itself in train mode."""
+    G = _bn_net(1)
+    ema = EMA(G, decay=0.9)
+    rng = np.random.default_rng(5)
+    for _ in range(20):
+        move(G, rng)
+        ema.update()
+    x = rng.normal(size=(4096, 3)).astype(np.float32)
+    avg = ema.module
+    with minigan.no_grad():
+        avg.train()
+        target = avg(minigan.Tensor(x)).numpy()
+        stale = avg.eval()(minigan.Tensor(x)).numpy()
+        minigan.optim.update_bn((x[i:i + 256] for i in range(0, 4096, 256)), avg)
+        fresh = avg(minigan.Tensor(x)).numpy()
+    assert np.abs(stale - target).max() > 0.1                       # the copied ones do not fit
+    np.testing.assert_allclose(fresh, target, atol=0.05)
+    # ...and the next update copies the live statistics again: update_bn goes right before use.
+    ema.update()
+    for b, live in zip(ema.module.buffers(), G.buffers()):
+        np.testing.assert_array_equal(host(b), host(live))
+
+
+def test_update_bn_without_batch_norm_or_without_batches():
+    plain = nn.Sequential(nn.Linear(3, 2))
+    assert minigan.optim.update_bn(iter([]), plain) == 0            # nothing to update
+    G = _bn_net()
+    before = [np.array(b.data) for b in G.buffers()]
+    with pytest.raises(ValueError, match="no batches"):
+        minigan.optim.update_bn([], G)
+    for b, old in zip(G.buffers(), before):                        # nothing lost
+        np.testing.assert_array_equal(b.data, old)

@@ -224,6 +224,27 @@ def test_checkpoint_holds_the_average_of_g_that_the_scripts_sample(tmp_path):
     assert minigan.load(tmp_path / "plain" / "ckpt.npz")["G_ema"]["num_updates"] == 2
 
 
+def test_the_average_of_a_batch_norm_generator_has_statistics_of_its_own(tmp_path):
+    """G's running statistics fit G's weights, not the lagging average's: the checkpoint's
+    G_ema holds those of its own weights (models.recompute_batch_norm on the run's noise), not
+    G's copied, while G keeps its own."""
+    train(tmp_path, arch="dcgan_bn", steps=3)
+    ckpt = minigan.load(tmp_path / "ckpt.npz")
+    stats = [k.removeprefix("module.") for k in ckpt["G_ema"] if k.endswith("running_mean")]
+    assert len(stats) == 2                                         # BatchNorm1d and BatchNorm2d
+    for key in stats:
+        assert not np.allclose(ckpt["G_ema"]["module." + key], ckpt["G"][key])
+    G, _ = models.load_generator(ckpt)
+    fitted = models.recompute_batch_norm("dcgan_bn", G, 16, generator=np.random.default_rng(7))
+    assert fitted == 100
+    state = G.state_dict()
+    for key in stats:                  # other noise, the same population: close, not identical
+        key_var = key.replace("mean", "var")
+        np.testing.assert_allclose(state[key], ckpt["G_ema"]["module." + key], atol=0.05)
+        var, saved = state[key_var], ckpt["G_ema"]["module." + key_var]
+        assert np.median(np.abs(var / saved - 1)) < 0.05          # 1,600 samples a feature
+
+
 def test_sample_script(tmp_path):
     train(tmp_path, arch="mlp", steps=2)
     out = run("sample.py", "--checkpoint", str(tmp_path / "ckpt.npz"), "--n", "70",
