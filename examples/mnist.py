@@ -20,7 +20,8 @@ The MNIST files are looked up in --data-dir, then $MINIGAN_DATA, then the downlo
 The grids, examples/sample.py and examples/evaluate.py draw from the moving average of G's
 weights (--ema, minigan.optim.EMA): training does not settle on one generator, and the average of
 the last thousand or so (the last ninth of the run for goodfellow2014) is a better one than the
-latest. --ema 0 turns it off.
+latest. An average of a generator with batch norm gets batch norm statistics of its own, from
+noise, before it is drawn from or saved (minigan.optim.update_bn). --ema 0 turns it off.
 
 Ctrl-C saves a checkpoint at the end of the current step and stops; --resume continues exactly
 (bit for bit) as if the run had never stopped, with the checkpoint's settings: only --out and
