@@ -16,7 +16,9 @@ are mapped from the model's ``data_range``, e.g. ``(x + 1) / 2`` for a tanh gene
              validation images' own mean at that sigma is reported too, to choose among
              checkpoints without the test set (the real row's comes from other images)
     FID      minigan's classifier features of the samples vs those of the 10,000 test images
-    IS       the classifier's Inception Score, 10 splits
+    IS       the classifier's Inception Score, 10 splits; with the classifier's mean doubt about
+             a sample, E_x H(p(y|x)) in nats, and the share of samples whose likeliest digit
+             has p < 0.9 (log IS = H(p(y)) - E_x H(p(y|x)): spread over the digits minus doubt)
     modes    digits holding >= 1% of the samples, and KL(digit histogram || uniform)
     NN       median L2 distance of a sample to its nearest image of train[0:50000], and to its
              nearest test image: a copying generator is near the first and not the second
@@ -50,10 +52,11 @@ from minigan.data import mnist
 PROTOCOL_N = 10000
 SPLITS = 10                  # Inception Score splits
 MODE_THRESHOLD = 0.01        # a digit is a covered mode with >= 1% of the samples
+DOUBT_BELOW = 0.9            # a sample is doubted when its likeliest digit has p below this
 VALIDATION_N = 1000          # Parzen validation images
 VALIDATION_SEED = 0          # which 1,000 (and which n held-out images when n < 10,000)
-CACHE_VERSION = 4           # 2: the NN distance to the test images; 3: Parzen by digit;
-                            # 4: Parzen on the validation images
+CACHE_VERSION = 5           # 2: the NN distance to the test images; 3: Parzen by digit;
+                            # 4: Parzen on the validation images; 5: the classifier's doubt
 
 # Computed once per process (a caller that evaluates many checkpoints pays for them once):
 _memo = {"reference": {}, "test_features": {}, "ceiling": {}}
@@ -146,6 +149,8 @@ def measure(x, ref, clf, test_features, parzen=True, validation="validation"):
     times["classifier"] = time.perf_counter() - t
     out["fid"] = metrics.fid(features, test_features)
     out["is_mean"], out["is_std"] = metrics.inception_score(probs, splits=min(SPLITS, len(x)))
+    out["doubt"] = float(metrics.prediction_entropy(probs).mean())
+    out["doubted"] = float(np.mean(probs.max(axis=1) < DOUBT_BELOW))
     modes, hist = metrics.mode_counts(probs, 10, MODE_THRESHOLD)
     out.update(modes=modes, digit_histogram=hist.tolist(),
                kl_to_uniform=metrics.kl_to_uniform(hist))
@@ -217,12 +222,13 @@ def _fmt(row, key):
         return f"{row['is_mean']:.3f} ± {row['is_std']:.3f}"
     if key == "modes":
         return f"{v} / 10"
-    return f"{v:.4f}" if key in ("kl_to_uniform",) else f"{v:.3f}"
+    return f"{v:.4f}" if key in ("kl_to_uniform", "doubt") else f"{v:.3f}"
 
 
 ROWS = [("Parzen log-likelihood (nats)", "parzen"), ("  Parzen sigma", "parzen_sigma"),
         ("  on the validation images", "parzen_validation"),
         ("FID (minigan classifier)", "fid"), ("Inception score (10 splits)", "is"),
+        ("  doubt per sample (nats)", "doubt"), (f"  share doubted (p < {DOUBT_BELOW})", "doubted"),
         ("modes covered (>= 1%)", "modes"), ("KL(digits || uniform) (nats)", "kl_to_uniform"),
         ("median NN distance to train", "nn_median"),
         ("median NN distance to test", "nn_test_median"),

@@ -12,6 +12,8 @@ docs/metrics.md gives the definitions, the evaluation protocol and the known wea
     fid(features_a, features_b)                        Frechet distance between two fitted Gaussians
     fid_from_stats(mu1, s1, mu2, s2)                   ... from precomputed statistics
     inception_score(probs, splits=10) -> (mean, std)   exp(E_x KL(p(y|x) || p(y))) over splits
+    prediction_entropy(probs)                          H(p(y|x)) of each sample: the classifier's
+                                                       doubt, the part of the score a sample loses
     mode_counts(probs_or_labels, n_classes, threshold) classes holding >= threshold of the samples
     kl_to_uniform(histogram)                           KL(class histogram || uniform), in nats
     nearest_neighbour_distance(samples, reference)     median L2 distance to the nearest reference
@@ -28,7 +30,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
-from scipy.special import rel_entr
+from scipy.special import entr, rel_entr
 
 from .backend import get_array_module, to_numpy
 from .tensor import ShapeError, Tensor
@@ -324,6 +326,23 @@ def inception_score(probs, splits=10):
         kl = rel_entr(part, p_y).sum(axis=1)                       # (n,) KL(p(y|x) || p(y))
         scores.append(np.exp(kl.mean()))
     return float(np.mean(scores)), float(np.std(scores))
+
+
+def prediction_entropy(probs):
+    """The entropy ``H(p(y|x)) = -sum_y p(y|x) log p(y|x)`` of each row, in nats: (N,) float64.
+
+    The Inception Score splits into the spread of the predictions and the doubt in each one.
+    Within one part, with ``p(y)`` the mean of the rows,
+
+        log IS = E_x KL(p(y|x) || p(y)) = H(p(y)) - E_x H(p(y|x)),
+
+    since ``sum_y p(y|x) log p(y)`` averages to ``sum_y p(y) log p(y)``. ``H(p(y))`` is
+    ``log K - KL(p(y) || U)`` (:func:`kl_to_uniform` of the mean probabilities), so a score
+    below ``K`` is either an uneven spread over the classes or doubt about single samples; the
+    mean of this function is the second. 0 for a one-hot row, ``log K`` for a uniform one.
+    """
+    p = _as_probs(probs, "prediction_entropy")
+    return entr(p).sum(axis=1) + 0.0               # entr: -p log p with 0 at 0; + 0.0: no -0.0
 
 
 def _labels(probs_or_labels, n_classes, op):

@@ -22,7 +22,7 @@ DATA = os.environ.get("MINIGAN_DATA")
 pytestmark = pytest.mark.skipif(not DATA, reason="MINIGAN_DATA (the MNIST directory) is not set")
 
 METRIC_KEYS = {"n", "parzen_mean", "parzen_sem", "parzen_sigma", "parzen_validation", "fid",
-               "is_mean", "is_std", "modes", "digit_histogram", "kl_to_uniform", "nn_median",
+               "is_mean", "is_std", "doubt", "doubted", "modes", "digit_histogram", "kl_to_uniform", "nn_median",
                "nn_test_median", "nn_ratio", "parzen_by_digit", "seconds"}
 
 
@@ -63,6 +63,7 @@ def test_real_images_score_like_the_ceiling_and_json_has_every_key(evaluate, hel
     # ceiling's own; far below the FID of a single digit (test below: hundreds).
     assert s["fid"] < 2 * r["fid"] + 1.0
     assert s["is_mean"] > 5.0                         # 40 images per split: below 10, well above 1
+    assert s["doubt"] < 0.1 and s["doubted"] < 0.05   # the classifier is sure of real digits
     assert abs(s["parzen_mean"] - r["parzen_mean"]) < 5 * (s["parzen_sem"] + r["parzen_sem"])
     assert 0.5 * r["nn_median"] < s["nn_median"] < 2 * r["nn_median"]
     # Held-out images are nearer the (5x larger) training set than the test set, by about 0.9.
@@ -85,6 +86,19 @@ def test_parzen_by_digit_shows_the_digits_the_samples_cover(evaluate, held_out, 
     validation = evaluate.load_reference()["validation"]
     density = metrics.parzen_log_density(validation, np.load(path), s["parzen_sigma"])
     assert np.isclose(s["parzen_validation"], density.mean())
+
+
+def test_blends_of_two_digits_are_doubted(evaluate, held_out, tmp_path):
+    # Half one digit, half another: what a generator draws between two kinds of digit. The
+    # classifier hedges on many of them, so the Inception Score loses to doubt, not to spread.
+    images, labels = held_out
+    first, second = images[labels == 4][:300], images[labels == 9][:300]
+    blends = ((first.astype(np.int32) + second) // 2).astype(np.uint8)
+    path = save_samples(tmp_path / "blends.npy", blends, (0.0, 1.0))
+    result = evaluate.main(["--samples", path, "--range", "0,1", "--n", "300", "--skip-parzen"])
+    s, r = result["samples"], result["real"]
+    assert s["doubted"] > 0.2 and s["doubt"] > 5 * r["doubt"]
+    assert metrics.prediction_entropy(np.full((1, 10), 0.1))[0] > s["doubt"]
 
 
 def test_copies_of_training_images_are_caught(evaluate, tmp_path):

@@ -276,6 +276,29 @@ def test_inception_score_refuses_logits():
         metrics.inception_score(np.random.default_rng(21).normal(size=(20, 10)))
 
 
+def test_prediction_entropy_is_zero_for_one_hot_and_log_k_for_uniform():
+    np.testing.assert_array_equal(metrics.prediction_entropy(np.eye(10)[[3, 7]]), [0.0, 0.0])
+    np.testing.assert_allclose(metrics.prediction_entropy(np.full((4, 10), 0.1)), np.log(10),
+                               rtol=1e-14)
+    with pytest.raises(ValueError, match="logits"):
+        metrics.prediction_entropy(np.random.default_rng(22).normal(size=(5, 10)))
+
+
+@given(N=st.integers(2, 60), K=st.integers(2, 10), seed=st.integers(0, 2**32 - 1))
+def test_log_inception_score_is_spread_minus_mean_prediction_entropy(N, K, seed):
+    # The closed form of one part: log IS = H(p(y)) - E_x H(p(y|x)), H(p(y)) = log K - KL(p(y)||U).
+    rng = np.random.default_rng(seed)
+    probs = rng.dirichlet(np.full(K, 0.5), size=N)
+    probs[rng.random(probs.shape) < 0.2] = 0.0                           # exact zeros: 0 log 0 = 0
+    probs[:, 0] += probs.sum(axis=1) == 0
+    probs /= probs.sum(axis=1, keepdims=True)
+    h = metrics.prediction_entropy(probs)
+    assert h.shape == (N,) and h.min() >= 0.0 and h.max() <= np.log(K) + 1e-12
+    spread = np.log(K) - metrics.kl_to_uniform(probs.mean(axis=0))
+    mean, _ = metrics.inception_score(probs, splits=1)
+    assert np.log(mean) == pytest.approx(spread - h.mean(), abs=1e-10)
+
+
 def test_modes_of_a_one_digit_set_is_one():
     modes, hist = metrics.mode_counts(np.full(500, 7))
     assert modes == 1 and hist[7] == 500 and hist.sum() == 500 and hist.shape == (10,)
