@@ -45,7 +45,7 @@ import numpy as np
 from scipy import ndimage
 
 import minigan
-from minigan import backend, metrics, models
+from minigan import backend, gan, metrics, models
 from minigan.classifier import WEIGHTS_SHA256, load_classifier, sha256_of
 from minigan.data import mnist
 
@@ -103,24 +103,54 @@ def to_unit_range(x, data_range, what):
     return np.clip(x, 0.0, 1.0).astype(np.float32)                     # roundoff only
 
 
-def generate(checkpoint, n, seed, device, batch_size=500, average=None):
+def generate(checkpoint, n, seed, device, batch_size=500, average=None, rejection=None):
     """n samples of a checkpoint's generator (as examples/sample.py), mapped to [0, 1].
 
     ``average``: the moving average of G's weights (True), G's own (False), or the average where
     the checkpoint has one (None); see ``minigan.models.load_generator``.
+
+    ``rejection``: keep G's samples by the checkpoint's D (discriminator rejection sampling,
+    ``minigan.gan.acceptance_probability``), with the cap at this quantile of the logits of the
+    first n draws: 1 caps at their largest (the full correction, if D were optimal), lower
+    quantiles keep more and correct less. Draws go on until n are kept.
     """
     G, info = models.load_generator(checkpoint, device=device, average=average)
     rng = backend.rng(seed, device)
-    chunks = []
-    with minigan.no_grad():
-        for start in range(0, n, batch_size):
-            z = models.sample_noise(info["arch"], min(batch_size, n - start), info["latent_dim"],
-                                    rng, device)
-            chunks.append(G(z).numpy())                                # (b, 1, 28, 28)
-    samples = np.concatenate(chunks)                                   # (n, 1, 28, 28)
     source = {"checkpoint": os.fspath(checkpoint), "arch": info["arch"], "step": info["step"],
               "averaged_G": info["average"], "averaged_steps": info["averaged_steps"],
               "seed": seed}
+    D = None
+    if rejection is not None:
+        D, d_info = models.load_discriminator(checkpoint, device=device)
+        if d_info["pack"] != 1:
+            raise ValueError(f"{checkpoint}: its D judges packs of {d_info['pack']} samples "
+                             f"(--pack), not single ones: it cannot keep or drop one sample")
+        coin = np.random.default_rng([seed, 1])                        # the acceptance draws
+
+    def draw(size):
+        with minigan.no_grad():
+            x = G(models.sample_noise(info["arch"], size, info["latent_dim"], rng, device))
+            logits = None if D is None else D(x).numpy().ravel()      # (size,)
+        return x.numpy(), logits                                      # (size, 1, 28, 28)
+
+    if D is None:
+        samples = np.concatenate([draw(min(batch_size, n - start))[0]
+                                  for start in range(0, n, batch_size)])
+    else:
+        first = [draw(min(batch_size, n - start)) for start in range(0, n, batch_size)]
+        cap = float(np.quantile(np.concatenate([a for _, a in first]), rejection))
+        kept, n_kept, drawn = [], 0, 0
+        batches = iter(first)                  # the first draws are kept or dropped like the rest
+        while n_kept < n:
+            x, logits = next(batches, None) or draw(batch_size)
+            x = x[coin.random(len(x)) < gan.acceptance_probability(logits, cap)]
+            kept.append(x)
+            n_kept, drawn = n_kept + len(x), drawn + len(logits)
+            if drawn > 1000 * n:
+                raise RuntimeError(f"{checkpoint}: fewer than 1 in 1,000 samples kept with the "
+                                   f"cap at quantile {rejection} of D's logits; lower it")
+        samples = np.concatenate(kept)[:n]
+        source["rejection"] = {"quantile": rejection, "cap": cap, "drawn": drawn, "kept": n_kept}
     return to_unit_range(samples, models.SPECS[info["arch"]].data_range, checkpoint), source
 
 
@@ -269,6 +299,10 @@ def main(argv=None):
     parser.add_argument("--ceiling-cache", default=None,
                         help="keep the real-data ceiling in this .npz file between runs")
     parser.add_argument("--seed", type=int, default=0, help="noise seed for --checkpoint")
+    parser.add_argument("--rejection", type=float, default=None, metavar="QUANTILE",
+                        help="keep --checkpoint's samples by its D's logit (discriminator "
+                             "rejection sampling; docs/theory.md), with the cap at this quantile "
+                             "of the logits: 1 the full correction, lower keeps more")
     parser.add_argument("--no-average", action="store_true",
                         help="sample G's own weights, not their moving average (G_ema), where "
                              "the checkpoint has both")
@@ -287,6 +321,9 @@ def main(argv=None):
         parser.error(f"--n must lie in [10, {PROTOCOL_N}], got {args.n}")
     if args.blur < 0:
         parser.error(f"--blur must be 0 or more pixels, got {args.blur}")
+    if args.rejection is not None and not (args.checkpoint and 0 <= args.rejection <= 1):
+        parser.error(f"--rejection needs --checkpoint and a quantile in [0, 1], got "
+                     f"{args.rejection}")
     start = time.perf_counter()
 
     ref = load_reference(args.data_dir)
@@ -298,7 +335,8 @@ def main(argv=None):
         source_info = {"held_out": "train[50000:60000]"}
     elif args.checkpoint:
         x, source_info = generate(args.checkpoint, args.n, args.seed, args.device,
-                                  average=False if args.no_average else None)
+                                  average=False if args.no_average else None,
+                                  rejection=args.rejection)
     else:
         if args.range is None:
             parser.error("--samples needs --range: -1,1 for a tanh generator, 0,1 for sigmoid")
@@ -327,6 +365,10 @@ def main(argv=None):
         print(f"(n = {args.n}: OFF PROTOCOL, numbers are not comparable with n = {PROTOCOL_N})")
     if args.blur:
         print(f"(samples blurred by {args.blur:g} px: OFF PROTOCOL, the real row is not)")
+    if args.rejection is not None:
+        r = source_info["rejection"]
+        print(f"(samples kept by D: {args.n:,} of {r['drawn']:,} drawn, with the cap at quantile "
+              f"{args.rejection:g} of its logits, {r['cap']:.3f})")
     seconds = time.perf_counter() - start
     print(f"{seconds:.1f} s (sample generation {generate_seconds:.1f} s)")
     result = {"protocol": {"n": args.n, "off_protocol": off, "splits": SPLITS,

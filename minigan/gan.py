@@ -28,7 +28,9 @@ NumPy/CuPy arrays (and return arrays). :func:`train_step` is Algorithm 1 of the 
 backward passes seeded by the hand-derived gradients above.
 
 The last section evaluates the objective on *known* densities (host NumPy, float64), for the
-theory of the optimal discriminator: docs/theory.md and examples/theory.py.
+theory of the optimal discriminator: docs/theory.md and examples/theory.py. What that theory
+gives a trained GAN, D's logit as an estimate of log p_data / p_g, is used by
+:func:`acceptance_probability` to keep some of G's samples and drop others.
 Tests: tests/test_gan.py, tests/test_theory.py.
 """
 
@@ -44,7 +46,7 @@ from .tensor import Tensor, backward, no_grad
 __all__ = [
     "value", "discriminator_loss", "generator_loss", "discriminator_loss_grad",
     "generator_loss_grad", "train_step", "discriminator_step", "generator_step", "StepResult",
-    "optimal_logit", "expected_value",
+    "optimal_logit", "expected_value", "acceptance_probability",
 ]
 
 
@@ -286,3 +288,24 @@ def expected_value(logits, p_data, p_g, weights=1.0):
     terms = (p_data * np.where(p_data > 0, log_d, 0.0)  # 0 * -inf would be nan
              + p_g * np.where(p_g > 0, log_1md, 0.0))
     return float(np.sum(weights * terms))
+
+
+# --- using D after training: rejection sampling ------------------------------------------------
+
+def acceptance_probability(logits, cap):
+    """The chance of keeping a sample of G whose logit under D is ``a``: ``min(1, exp(a - cap))``.
+
+    Discriminator rejection sampling (Azadi et al., 2019). For the optimal discriminator
+    ``a = log p_data(x) - log p_g(x)`` (:func:`optimal_logit`), so the samples kept from ``p_g``
+    have density proportional to
+
+        p_g(x) min(1, exp(a(x) - cap)) = min(p_g(x), exp(-cap) p_data(x)),
+
+    which is ``p_data`` itself once ``cap >= max_x a(x)`` (then a fraction ``exp(-cap)`` of the
+    samples is kept), and approaches ``p_g`` as ``cap`` falls: a lower cap keeps more samples and
+    corrects less. A trained D only estimates the log ratio; docs/theory.md derives this and
+    tests/test_theory.py checks it on Gaussians. Works on NumPy or CuPy arrays (and floats).
+    """
+    xp = get_array_module(logits)
+    a = xp.asarray(logits)
+    return xp.exp(xp.minimum(a - cap, 0.0))

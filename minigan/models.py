@@ -24,8 +24,8 @@ from .io import CheckpointError, load
 from .nn import init
 from .tensor import Tensor
 
-__all__ = ["ModelSpec", "SPECS", "names", "build", "load_generator", "init_output_bias",
-           "make_optimizers", "sample_noise", "recompute_batch_norm"]
+__all__ = ["ModelSpec", "SPECS", "names", "build", "load_generator", "load_discriminator",
+           "init_output_bias", "make_optimizers", "sample_noise", "recompute_batch_norm"]
 
 
 @dataclass(frozen=True)
@@ -463,6 +463,30 @@ def load_generator(checkpoint, device="cpu", average=None):
     G.eval()                                        # batch norm on its running statistics
     return G, {"arch": arch, "latent_dim": latent_dim, "step": ckpt.get("step"),
                "average": use_average, "averaged_steps": ckpt.get("averaged_steps")}
+
+
+def load_discriminator(checkpoint, device="cpu"):
+    """The discriminator of a checkpoint written by examples/mnist.py, in eval mode.
+
+    Eval mode switches off D's dropout and puts its batch norm on the running statistics, so
+    each image gets a logit of its own, independent of the rest of its batch.
+
+    Returns:
+        ``(D, info)``: the module (with its ``nn.Pack`` in front for a ``--pack`` run: one logit
+        per pack) and ``{"arch", "pack", "step"}``.
+    """
+    ckpt = load(checkpoint, device=device) if not isinstance(checkpoint, dict) else checkpoint
+    where = checkpoint if not isinstance(checkpoint, dict) else "the checkpoint"
+    config = ckpt.get("config") or {}
+    if "D" not in ckpt or "arch" not in config:
+        raise CheckpointError(f"{where}: has no discriminator of examples/mnist.py (it needs "
+                              f"'D' and a config with 'arch'); files of examples/average.py "
+                              f"keep only G")
+    pack = config.get("pack", 1)
+    _, D = build(config["arch"], config.get("latent_dim", 100), device=device, pack=pack)
+    D.load_state_dict(ckpt["D"])
+    D.eval()
+    return D, {"arch": config["arch"], "pack": pack, "step": ckpt.get("step")}
 
 
 def parameter_count(module):

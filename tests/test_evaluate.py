@@ -144,6 +144,53 @@ def test_checkpoint_is_sampled_and_measured(evaluate, tmp_path):
     assert averaged["samples"]["fid"] != own["samples"]["fid"]
 
 
+def brightness_judge(scale):
+    """A D whose logit is ``scale`` times the sum of an image's pixels."""
+    D = minigan.nn.Sequential(minigan.nn.Flatten(), minigan.nn.Linear(784, 1))
+    D[1].weight.data[...] = scale
+    D[1].bias.data[...] = 0.0
+    return D.eval()
+
+
+def test_rejection_keeps_the_samples_d_favours(evaluate, tmp_path, monkeypatch):
+    G, D = models.build("mlp_sigmoid", latent_dim=8, seed=0)
+    ckpt = tmp_path / "ckpt.npz"
+    minigan.save(ckpt, G=G, D=D, step=0, config={"arch": "mlp_sigmoid", "latent_dim": 8})
+    plain, _ = evaluate.generate(ckpt, 300, 0, "cpu")
+    # The checkpoint's own D is loaded, in eval mode, and the draws are counted.
+    _, source = evaluate.generate(ckpt, 300, 0, "cpu", rejection=0.5)
+    assert source["rejection"]["drawn"] > 300 <= source["rejection"]["kept"]
+
+    judge = brightness_judge(0.05)
+    monkeypatch.setattr(evaluate.models, "load_discriminator",
+                        lambda *args, **kwargs: (judge, {"pack": 1}))
+    # Cap at the smallest logit: every sample is kept, so they are the plain samples, in order.
+    every, source = evaluate.generate(ckpt, 300, 0, "cpu", rejection=0.0)
+    np.testing.assert_array_equal(every, plain)
+    assert source["rejection"]["drawn"] == 300
+    # Cap at the largest: the brighter a sample, the likelier it stays.
+    bright, source = evaluate.generate(ckpt, 300, 0, "cpu", rejection=1.0)
+    assert bright.mean() > plain.mean()
+    # ... and the share kept is E exp(a - max a) (mlp_sigmoid draws in [0, 1], as measured).
+    with minigan.no_grad():
+        a = judge(minigan.Tensor(plain)).numpy().ravel()
+    rate = np.mean(np.exp(a - a.max()))
+    r = source["rejection"]
+    assert r["cap"] == pytest.approx(a.max(), rel=1e-6)
+    assert r["kept"] / r["drawn"] == pytest.approx(rate, rel=0.25)
+
+
+def test_rejection_refuses_a_packed_d_and_a_samples_file(evaluate, tmp_path):
+    G, D = models.build("mlp_sigmoid", latent_dim=8, seed=0, pack=2)
+    ckpt = tmp_path / "packed.npz"
+    minigan.save(ckpt, G=G, D=D, step=0,
+                 config={"arch": "mlp_sigmoid", "latent_dim": 8, "pack": 2})
+    with pytest.raises(ValueError, match="packs of 2"):
+        evaluate.generate(ckpt, 100, 0, "cpu", rejection=0.5)
+    with pytest.raises(SystemExit):
+        evaluate.main(["--samples", str(ckpt), "--range", "0,1", "--rejection", "0.5"])
+
+
 def test_ceiling_cache_round_trip(evaluate, held_out, tmp_path):
     images, _ = held_out
     path = save_samples(tmp_path / "s.npy", images[:100])

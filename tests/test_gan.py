@@ -392,3 +392,11 @@ def test_noise_forms():
         gan.train_step(G, D, opt_G, opt_D, real[0], z[0][:2], k=2)
     with pytest.raises(ValueError, match="k must be at least 1"):
         gan.train_step(G, D, opt_G, opt_D, real[0][0], z[0][0], k=0)
+
+
+def test_acceptance_probability_stays_on_the_logits_device(device):
+    logits = np.array([-3.0, -0.5, 0.0, 0.5, 4.0])
+    a = minigan.backend.to_device(logits, device)
+    p = gan.acceptance_probability(a, 0.5)
+    assert minigan.backend.device_of(p) == device
+    np.testing.assert_allclose(host(p), np.minimum(1.0, np.exp(logits - 0.5)), rtol=1e-15)

@@ -220,3 +220,24 @@ def test_one_step_decreases_discriminator_loss(name):
     gan.discriminator_loss(D(real), D(fake)).backward()
     opt_D.step()
     assert loss_d() < before
+
+
+@pytest.mark.parametrize("pack", [1, 2])
+def test_load_discriminator_gives_the_saved_d_in_eval_mode(tmp_path, pack):
+    # dcgan_bn's D has batch norm: in eval mode each image's logit is its own, whatever the batch.
+    G, D = models.build("dcgan_bn", 8, seed=0, pack=pack)
+    for p in D.parameters():
+        p.data += 0.01
+    config = {"arch": "dcgan_bn", "latent_dim": 8, "pack": pack}
+    minigan.save(tmp_path / "ckpt.npz", G=G, D=D, step=3, config=config)
+    got, info = models.load_discriminator(tmp_path / "ckpt.npz")
+    assert info == {"arch": "dcgan_bn", "pack": pack, "step": 3} and not got.training
+    x = minigan.tensor(np.random.default_rng(8).uniform(-1, 1, (4, 1, 28, 28)).astype(np.float32))
+    D.eval()
+    with minigan.no_grad():
+        np.testing.assert_array_equal(got(x).numpy(), D(x).numpy())
+        assert got(x).shape == (4 // pack, 1)
+        np.testing.assert_allclose(got(x[:2]).numpy(), got(x).numpy()[:2 // pack], rtol=1e-5)
+    minigan.save(tmp_path / "g_only.npz", G_ema=G, step=3, config=config)
+    with pytest.raises(minigan.CheckpointError, match="no discriminator"):
+        models.load_discriminator(tmp_path / "g_only.npz")

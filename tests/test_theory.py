@@ -5,7 +5,7 @@ minimum -log 4 is reached iff p_g = p_data; and training a minigan discriminator
 import numpy as np
 import pytest
 from hypothesis import given, strategies as st
-from scipy import integrate
+from scipy import integrate, stats
 from scipy.spatial.distance import jensenshannon
 
 import minigan
@@ -118,6 +118,60 @@ def test_optimal_logit_in_log_space_keeps_the_tails():
     np.testing.assert_allclose(gan.optimal_logit(lp, lq), 2 - 2 * x, rtol=1e-13, atol=1e-12)
     assert np.isfinite(gan.expected_value(gan.optimal_logit(lp, lq), np.exp(lp), np.exp(lq),
                                           x[1] - x[0]))
+
+
+# --- rejection sampling with D*: the kept samples have density min(p_g, e^-c p_data) ------------
+
+def gauss_log_pdf(x, mean, std):
+    return -0.5 * ((x - mean) / std) ** 2 - np.log(std * np.sqrt(2 * np.pi))
+
+
+# p_g = N(0, 2^2), p_data = N(1, 1): a*(x) = log 2 + x^2/8 - (x-1)^2/2, largest at x = 4/3.
+A_MAX = np.log(2.0) + 1.0 / 6.0
+
+
+def kept_by_optimal_d(cap, n=400_000, seed=30):
+    x = np.random.default_rng(seed).normal(0.0, 2.0, n)                  # samples of p_g
+    a = gan.optimal_logit(gauss_log_pdf(x, 1.0, 1.0), gauss_log_pdf(x, 0.0, 2.0))
+    keep = np.random.default_rng(seed + 1).random(n) < gan.acceptance_probability(a, cap)
+    return x[keep], keep.mean()
+
+
+def test_optimal_logit_of_the_gaussian_pair_peaks_at_a_max():
+    x = np.linspace(-10, 10, 200_001)
+    a = gan.optimal_logit(gauss_log_pdf(x, 1.0, 1.0), gauss_log_pdf(x, 0.0, 2.0))
+    assert a.max() == pytest.approx(A_MAX, abs=1e-9) and x[a.argmax()] == pytest.approx(4 / 3, abs=1e-4)
+
+
+def test_rejection_with_the_optimal_logit_and_a_cap_at_its_max_gives_p_data():
+    kept, rate = kept_by_optimal_d(A_MAX)
+    assert rate == pytest.approx(np.exp(-A_MAX), abs=3e-3)               # e^-c of the samples
+    ks = stats.kstest(kept, stats.norm(1.0, 1.0).cdf)
+    assert ks.pvalue > 0.01, ks
+    assert stats.kstest(kept, stats.norm(0.0, 2.0).cdf).pvalue < 1e-12   # not p_g any more
+
+
+@pytest.mark.parametrize("cap", [-1.0, 0.0, 0.5])
+def test_rejection_below_the_max_gives_the_normalised_min_of_p_g_and_scaled_p_data(cap):
+    # The closed-form oracle: kept density min(p_g, e^-cap p_data) / Z, Z = the acceptance rate.
+    grid = np.linspace(-14, 14, 280_001)
+    density = np.minimum(np.exp(gauss_log_pdf(grid, 0.0, 2.0)),
+                         np.exp(-cap + gauss_log_pdf(grid, 1.0, 1.0)))
+    cdf = integrate.cumulative_trapezoid(density, grid, initial=0.0)
+    z = cdf[-1]
+    kept, rate = kept_by_optimal_d(cap)
+    assert rate == pytest.approx(z, abs=3e-3)
+    ks = stats.kstest(kept, lambda t: np.interp(t, grid, cdf / z))
+    assert ks.pvalue > 0.01, ks
+    assert stats.kstest(kept, stats.norm(1.0, 1.0).cdf).pvalue < 1e-6   # a blend, not p_data
+
+
+def test_a_lower_cap_keeps_more_and_no_cap_keeps_everything():
+    a = np.linspace(-5, 5, 11)
+    p = gan.acceptance_probability(a, 0.0)
+    assert np.all(np.diff(p) >= 0) and p.max() == 1.0 and np.all(p[a >= 0] == 1.0)
+    assert np.all(gan.acceptance_probability(a, -np.inf) == 1.0)
+    assert np.all(gan.acceptance_probability(a, 1.0) <= p)
 
 
 # --- training reaches D* -------------------------------------------------------------------------
