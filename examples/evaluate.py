@@ -6,6 +6,7 @@
     python examples/evaluate.py --samples samples.npy --range -1,1
     python examples/evaluate.py --samples samples.npy --range 0,1 --skip-parzen
     python examples/evaluate.py --held-out --blur 0.5     # what the Parzen estimate rewards
+    python examples/evaluate.py --checkpoint out/mnist/ckpt.npz --rejection 0.8   # D keeps some
 
 The protocol (docs/metrics.md): 10,000 samples with pixels in [0, 1] (a checkpoint's samples
 are mapped from the model's ``data_range``, e.g. ``(x + 1) / 2`` for a tanh generator; a
@@ -32,7 +33,9 @@ ceiling is computed once per process; --ceiling-cache FILE also keeps it on disk
 tests, and the ceiling is then computed with n held-out images too. So is --blur PIXELS, which
 smooths the measured images (not the real row's) first: a blurred copy of the real data
 outscores the real data on Parzen by tens of nats (docs/metrics.md). --held-out measures the
-ceiling's own images as if they were samples, to see that on real data.
+ceiling's own images as if they were samples, to see that on real data. --rejection QUANTILE
+measures a different sampler, not G alone: the checkpoint's D keeps or drops each of G's samples
+(discriminator rejection sampling, docs/theory.md), and the JSON records how many were drawn.
 """
 
 import argparse
