@@ -427,6 +427,15 @@ def recompute_batch_norm(name, G, batch_size=None, latent_dim=100, generator=Non
     return optim.update_bn(noise, G)
 
 
+def _open_checkpoint(checkpoint, device):
+    """``(ckpt, where, config)``: a checkpoint (a path, or what ``minigan.load`` returned for
+    one), how error messages should name it, and its config (empty if it has none)."""
+    if isinstance(checkpoint, dict):
+        return checkpoint, "the checkpoint", checkpoint.get("config") or {}
+    ckpt = load(checkpoint, device=device)
+    return ckpt, checkpoint, ckpt.get("config") or {}
+
+
 def load_generator(checkpoint, device="cpu", average=None):
     """The generator of a checkpoint written by examples/mnist.py, ready to sample (eval mode).
 
@@ -441,9 +450,7 @@ def load_generator(checkpoint, device="cpu", average=None):
         "averaged_steps"}``; the last is the list of steps that examples/average.py averaged
         the checkpoint over, or None for a checkpoint of one step.
     """
-    ckpt = load(checkpoint, device=device) if not isinstance(checkpoint, dict) else checkpoint
-    where = checkpoint if not isinstance(checkpoint, dict) else "the checkpoint"
-    config = ckpt.get("config") or {}
+    ckpt, where, config = _open_checkpoint(checkpoint, device)
     if "G" not in ckpt or "arch" not in config or "latent_dim" not in config:
         raise CheckpointError(f"{where}: not a checkpoint of examples/mnist.py (it needs 'G' and "
                               f"a config with 'arch' and 'latent_dim')")
@@ -475,9 +482,7 @@ def load_discriminator(checkpoint, device="cpu"):
         ``(D, info)``: the module (with its ``nn.Pack`` in front for a ``--pack`` run: one logit
         per pack) and ``{"arch", "pack", "step"}``.
     """
-    ckpt = load(checkpoint, device=device) if not isinstance(checkpoint, dict) else checkpoint
-    where = checkpoint if not isinstance(checkpoint, dict) else "the checkpoint"
-    config = ckpt.get("config") or {}
+    ckpt, where, config = _open_checkpoint(checkpoint, device)
     if "D" not in ckpt or "arch" not in config:
         raise CheckpointError(f"{where}: has no discriminator of examples/mnist.py (it needs "
                               f"'D' and a config with 'arch'); files of examples/average.py "

@@ -22,8 +22,9 @@ DATA = os.environ.get("MINIGAN_DATA")
 pytestmark = pytest.mark.skipif(not DATA, reason="MINIGAN_DATA (the MNIST directory) is not set")
 
 METRIC_KEYS = {"n", "parzen_mean", "parzen_sem", "parzen_sigma", "parzen_validation", "fid",
-               "is_mean", "is_std", "doubt", "doubted", "modes", "digit_histogram", "kl_to_uniform", "nn_median",
-               "nn_test_median", "nn_ratio", "parzen_by_digit", "seconds"}
+               "is_mean", "is_std", "doubt", "doubted", "modes", "digit_histogram",
+               "kl_to_uniform", "nn_median", "nn_test_median", "nn_ratio", "parzen_by_digit",
+               "seconds"}
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +99,6 @@ def test_blends_of_two_digits_are_doubted(evaluate, held_out, tmp_path):
     result = evaluate.main(["--samples", path, "--range", "0,1", "--n", "300", "--skip-parzen"])
     s, r = result["samples"], result["real"]
     assert s["doubted"] > 0.2 and s["doubt"] > 5 * r["doubt"]
-    assert metrics.prediction_entropy(np.full((1, 10), 0.1))[0] > s["doubt"]
 
 
 def test_copies_of_training_images_are_caught(evaluate, tmp_path):
@@ -159,7 +159,7 @@ def test_rejection_keeps_the_samples_d_favours(evaluate, tmp_path, monkeypatch):
     plain, _ = evaluate.generate(ckpt, 300, 0, "cpu")
     # The checkpoint's own D is loaded, in eval mode, and the draws are counted.
     _, source = evaluate.generate(ckpt, 300, 0, "cpu", rejection=0.5)
-    assert source["rejection"]["drawn"] > 300 <= source["rejection"]["kept"]
+    assert source["rejection"]["drawn"] > 300 and source["rejection"]["kept"] >= 300
 
     judge = brightness_judge(0.05)
     monkeypatch.setattr(evaluate.models, "load_discriminator",

@@ -122,25 +122,24 @@ def test_optimal_logit_in_log_space_keeps_the_tails():
 
 # --- rejection sampling with D*: the kept samples have density min(p_g, e^-c p_data) ------------
 
-def gauss_log_pdf(x, mean, std):
-    return -0.5 * ((x - mean) / std) ** 2 - np.log(std * np.sqrt(2 * np.pi))
-
-
 # p_g = N(0, 2^2), p_data = N(1, 1): a*(x) = log 2 + x^2/8 - (x-1)^2/2, largest at x = 4/3.
 A_MAX = np.log(2.0) + 1.0 / 6.0
 
 
 def kept_by_optimal_d(cap, n=400_000, seed=30):
     x = np.random.default_rng(seed).normal(0.0, 2.0, n)                  # samples of p_g
-    a = gan.optimal_logit(gauss_log_pdf(x, 1.0, 1.0), gauss_log_pdf(x, 0.0, 2.0))
+    a = gan.optimal_logit(theory.gaussian_logpdf(x, 1.0, 1.0),
+                          theory.gaussian_logpdf(x, 0.0, 2.0))
     keep = np.random.default_rng(seed + 1).random(n) < gan.acceptance_probability(a, cap)
     return x[keep], keep.mean()
 
 
 def test_optimal_logit_of_the_gaussian_pair_peaks_at_a_max():
     x = np.linspace(-10, 10, 200_001)
-    a = gan.optimal_logit(gauss_log_pdf(x, 1.0, 1.0), gauss_log_pdf(x, 0.0, 2.0))
-    assert a.max() == pytest.approx(A_MAX, abs=1e-9) and x[a.argmax()] == pytest.approx(4 / 3, abs=1e-4)
+    a = gan.optimal_logit(theory.gaussian_logpdf(x, 1.0, 1.0),
+                          theory.gaussian_logpdf(x, 0.0, 2.0))
+    assert a.max() == pytest.approx(A_MAX, abs=1e-9)
+    assert x[a.argmax()] == pytest.approx(4 / 3, abs=1e-4)
 
 
 def test_rejection_with_the_optimal_logit_and_a_cap_at_its_max_gives_p_data():
@@ -155,8 +154,8 @@ def test_rejection_with_the_optimal_logit_and_a_cap_at_its_max_gives_p_data():
 def test_rejection_below_the_max_gives_the_normalised_min_of_p_g_and_scaled_p_data(cap):
     # The closed-form oracle: kept density min(p_g, e^-cap p_data) / Z, Z = the acceptance rate.
     grid = np.linspace(-14, 14, 280_001)
-    density = np.minimum(np.exp(gauss_log_pdf(grid, 0.0, 2.0)),
-                         np.exp(-cap + gauss_log_pdf(grid, 1.0, 1.0)))
+    density = np.minimum(np.exp(theory.gaussian_logpdf(grid, 0.0, 2.0)),
+                         np.exp(-cap + theory.gaussian_logpdf(grid, 1.0, 1.0)))
     cdf = integrate.cumulative_trapezoid(density, grid, initial=0.0)
     z = cdf[-1]
     kept, rate = kept_by_optimal_d(cap)
