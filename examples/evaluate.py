@@ -7,6 +7,7 @@
     python examples/evaluate.py --samples samples.npy --range 0,1 --skip-parzen
     python examples/evaluate.py --held-out --blur 0.5     # what the Parzen estimate rewards
     python examples/evaluate.py --checkpoint out/mnist/ckpt.npz --rejection 0.8   # D keeps some
+    python examples/evaluate.py --checkpoint out/mnist/ckpt.npz --truncation 1.0  # |z| <= 1
 
 The protocol (docs/metrics.md): 10,000 samples with pixels in [0, 1] (a checkpoint's samples
 are mapped from the model's ``data_range``, e.g. ``(x + 1) / 2`` for a tanh generator; a
@@ -36,6 +37,8 @@ outscores the real data on Parzen by tens of nats (docs/metrics.md). --held-out 
 ceiling's own images as if they were samples, to see that on real data. --rejection QUANTILE
 measures a different sampler, not G alone: the checkpoint's D keeps or drops each of G's samples
 (discriminator rejection sampling, docs/theory.md), and the JSON records how many were drawn.
+So does --truncation T: G is fed noise whose entries are drawn again until |z| <= T (the
+truncation trick), typical samples from the middle of its noise rather than its distribution.
 """
 
 import argparse
@@ -106,7 +109,8 @@ def to_unit_range(x, data_range, what):
     return np.clip(x, 0.0, 1.0).astype(np.float32)                     # roundoff only
 
 
-def generate(checkpoint, n, seed, device, batch_size=500, average=None, rejection=None):
+def generate(checkpoint, n, seed, device, batch_size=500, average=None, rejection=None,
+             truncation=None):
     """n samples of a checkpoint's generator (as examples/sample.py), mapped to [0, 1].
 
     ``average``: the moving average of G's weights (True), G's own (False), or the average where
@@ -116,12 +120,14 @@ def generate(checkpoint, n, seed, device, batch_size=500, average=None, rejectio
     ``minigan.gan.acceptance_probability``), with the cap at this quantile of the logits of the
     first n draws: 1 caps at their largest (the full correction, if D were optimal), lower
     quantiles keep more and correct less. Draws go on until n are kept.
+
+    ``truncation``: draw G's noise with ``|z| <= truncation`` (``minigan.models.sample_noise``).
     """
     G, info = models.load_generator(checkpoint, device=device, average=average)
     rng = backend.rng(seed, device)
     source = {"checkpoint": os.fspath(checkpoint), "arch": info["arch"], "step": info["step"],
               "averaged_G": info["average"], "averaged_steps": info["averaged_steps"],
-              "seed": seed}
+              "seed": seed, "truncation": truncation}
     D = None
     if rejection is not None:
         D, d_info = models.load_discriminator(checkpoint, device=device)
@@ -132,7 +138,8 @@ def generate(checkpoint, n, seed, device, batch_size=500, average=None, rejectio
 
     def draw(size):
         with minigan.no_grad():
-            x = G(models.sample_noise(info["arch"], size, info["latent_dim"], rng, device))
+            x = G(models.sample_noise(info["arch"], size, info["latent_dim"], rng, device,
+                                      truncation=truncation))
             logits = None if D is None else D(x).numpy().ravel()      # (size,)
         return x.numpy(), logits                                      # (size, 1, 28, 28)
 
@@ -306,6 +313,9 @@ def main(argv=None):
                         help="keep --checkpoint's samples by its D's logit (discriminator "
                              "rejection sampling; docs/theory.md), with the cap at this quantile "
                              "of the logits: 1 the full correction, lower keeps more")
+    parser.add_argument("--truncation", type=float, default=None, metavar="T",
+                        help="feed --checkpoint's G noise with every |z| <= T, drawn again until "
+                             "it is (the truncation trick): more typical, less varied samples")
     parser.add_argument("--no-average", action="store_true",
                         help="sample G's own weights, not their moving average (G_ema), where "
                              "the checkpoint has both")
@@ -327,6 +337,9 @@ def main(argv=None):
     if args.rejection is not None and not (args.checkpoint and 0 <= args.rejection <= 1):
         parser.error(f"--rejection needs --checkpoint and a quantile in [0, 1], got "
                      f"{args.rejection}")
+    if args.truncation is not None and not (args.checkpoint and args.truncation > 0):
+        parser.error(f"--truncation needs --checkpoint and a positive bound, got "
+                     f"{args.truncation}")
     start = time.perf_counter()
 
     ref = load_reference(args.data_dir)
@@ -339,7 +352,7 @@ def main(argv=None):
     elif args.checkpoint:
         x, source_info = generate(args.checkpoint, args.n, args.seed, args.device,
                                   average=False if args.no_average else None,
-                                  rejection=args.rejection)
+                                  rejection=args.rejection, truncation=args.truncation)
     else:
         if args.range is None:
             parser.error("--samples needs --range: -1,1 for a tanh generator, 0,1 for sigmoid")
@@ -372,6 +385,8 @@ def main(argv=None):
         r = source_info["rejection"]
         print(f"(samples kept by D: {args.n:,} of {r['drawn']:,} drawn, with the cap at quantile "
               f"{args.rejection:g} of its logits, {r['cap']:.3f})")
+    if args.truncation is not None:
+        print(f"(G's noise truncated to |z| <= {args.truncation:g}: not G's own distribution)")
     seconds = time.perf_counter() - start
     print(f"{seconds:.1f} s (sample generation {generate_seconds:.1f} s)")
     result = {"protocol": {"n": args.n, "off_protocol": off, "splits": SPLITS,

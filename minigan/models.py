@@ -393,20 +393,35 @@ def make_optimizers(name, G, D, optimizer=None, **overrides):
     return make(G.parameters(), **settings), make(D.parameters(), **{**settings, "lr": lr_d})
 
 
-def sample_noise(name, n, latent_dim=100, generator=None, device="cpu", dtype="float32"):
+def sample_noise(name, n, latent_dim=100, generator=None, device="cpu", dtype="float32",
+                 truncation=None):
     """Noise for the generator of ``name``: N(0, 1), U(-1, 1) for ``noise="uniform"`` models, or
     U(-R, R) for ``noise="uniform:R"``.
 
     Drawn with ``generator`` (a NumPy or CuPy Generator) on the device it belongs to.
+
+    ``truncation``: the truncation trick (Brock et al. 2019), for sampling a trained G only:
+    every entry of z whose magnitude exceeds it is drawn again until none does (a truncated
+    normal; uniform noise is narrowed to ``(-truncation, truncation)``). G's samples then come
+    from the middle of its noise, more typical and less varied: not the distribution it was
+    trained to match. None (default): no truncation.
     """
     gen = generator if generator is not None else backend.rng(None, device)
+    if truncation is not None and not truncation > 0:
+        raise ValueError(f"truncation must be a positive bound on |z|, got {truncation}")
     shape = (n, latent_dim)
     kind, _, bound = _spec(name).noise.partition(":")
     if kind == "uniform":
         r = float(bound or 1.0)
+        r = r if truncation is None else min(r, truncation)
         z = gen.uniform(-r, r, size=shape)
     else:
         z = gen.standard_normal(size=shape)
+        if truncation is not None:
+            outside = abs(z) > truncation
+            while bool(outside.any()):                   # each round keeps P(|z| <= t) of them
+                z[outside] = gen.standard_normal(size=int(outside.sum()))
+                outside = abs(z) > truncation
     return Tensor(z.astype(dtype, copy=False))
 
 

@@ -180,6 +180,27 @@ def test_rejection_keeps_the_samples_d_favours(evaluate, tmp_path, monkeypatch):
     assert r["kept"] / r["drawn"] == pytest.approx(rate, rel=0.25)
 
 
+def test_truncation_feeds_g_the_truncated_noise(evaluate, tmp_path):
+    """--truncation T: G is fed models.sample_noise(..., truncation=T), recorded in the source;
+    it needs a checkpoint and a positive bound."""
+    G, D = models.build("mlp_sigmoid", latent_dim=8, seed=0)
+    ckpt = tmp_path / "ckpt.npz"
+    minigan.save(ckpt, G=G, D=D, step=0, config={"arch": "mlp_sigmoid", "latent_dim": 8})
+    x, source = evaluate.generate(ckpt, 50, 3, "cpu", truncation=0.5)
+    assert source["truncation"] == 0.5
+    G.eval()
+    with minigan.no_grad():
+        z = models.sample_noise("mlp_sigmoid", 50, 8, np.random.default_rng(3), truncation=0.5)
+        expected = G(z).numpy()
+    np.testing.assert_allclose(x, expected, atol=1e-6)         # mlp_sigmoid draws in [0, 1]
+    plain, source = evaluate.generate(ckpt, 50, 3, "cpu")
+    assert source["truncation"] is None and not np.allclose(plain, x)
+    for argv in (["--held-out", "--truncation", "1"], ["--checkpoint", str(ckpt), "--truncation",
+                                                       "-1"]):
+        with pytest.raises(SystemExit):
+            evaluate.main(argv)
+
+
 def test_rejection_refuses_a_packed_d_and_a_samples_file(evaluate, tmp_path):
     G, D = models.build("mlp_sigmoid", latent_dim=8, seed=0, pack=2)
     ckpt = tmp_path / "packed.npz"

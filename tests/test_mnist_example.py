@@ -254,3 +254,12 @@ def test_sample_script(tmp_path):
     assert samples.shape == (70, 1, 28, 28) and samples.dtype == np.float32
     assert samples.min() >= -1 and samples.max() <= 1
     assert (tmp_path / "grid.png").stat().st_size > 0 and "wrote (70, 1, 28, 28)" in out
+    # --truncation: the same G fed noise with every |z| <= 0.5; a bound must be positive.
+    out = run("sample.py", "--checkpoint", str(tmp_path / "ckpt.npz"), "--n", "70",
+              "--truncation", "0.5", "--out", str(tmp_path / "t.npy"))
+    truncated = np.load(tmp_path / "t.npy", allow_pickle=False)
+    assert truncated.shape == (70, 1, 28, 28) and "|z| <= 0.5" in out
+    assert not np.array_equal(truncated, samples)
+    bad = launch("sample.py", "--checkpoint", str(tmp_path / "ckpt.npz"), "--n", "2",
+                 "--truncation", "0", "--out", str(tmp_path / "bad.npy"))
+    assert bad.returncode == 2 and "positive bound" in bad.stderr

@@ -9,6 +9,7 @@ import dataclasses
 
 import numpy as np
 import pytest
+from scipy import special
 
 import minigan
 from minigan import gan, models, nn
@@ -122,6 +123,28 @@ def test_noise_kinds(monkeypatch):
         monkeypatch.setitem(models.SPECS, "mlp", dataclasses.replace(spec, noise=kind))
         z = models.sample_noise("mlp", 1000, 100, np.random.default_rng(0)).data
         assert -r <= z.min() < -0.99 * r and 0.99 * r < z.max() <= r
+
+
+def test_truncated_noise_is_the_normal_conditioned_on_the_bound():
+    """The truncation trick: every |z| <= t, and the entries are N(0, 1) conditioned on that
+    (a truncated normal, whose variance has a closed form), not clipped or rescaled."""
+    t = 1.0
+    z = models.sample_noise("mlp", 2000, 100, np.random.default_rng(0), truncation=t).data
+    assert np.abs(z).max() <= t and z.dtype == np.float32
+    phi = np.exp(-t ** 2 / 2) / np.sqrt(2 * np.pi)
+    variance = 1 - 2 * t * phi / special.erf(t / np.sqrt(2))      # Var(z | |z| <= t) = 0.291
+    assert abs(z.var() - variance) < 0.005 and abs(z.mean()) < 0.005
+    assert np.mean(np.abs(z) > 0.99 * t) > 0.004                  # filled up to the bound
+    # Uniform noise is narrowed; a bound beyond its range changes nothing.
+    u = models.sample_noise("goodfellow2014", 1000, 100, np.random.default_rng(0),
+                            truncation=0.5).data
+    assert -0.5 <= u.min() < -0.49 and 0.49 < u.max() <= 0.5
+    wide = models.sample_noise("goodfellow2014", 10, 100, np.random.default_rng(0), truncation=9)
+    plain = models.sample_noise("goodfellow2014", 10, 100, np.random.default_rng(0))
+    np.testing.assert_array_equal(wide.data, plain.data)
+    for bad in (0, -1.0):
+        with pytest.raises(ValueError, match="positive bound"):
+            models.sample_noise("mlp", 2, truncation=bad)
 
 
 def test_build_is_reproducible():
