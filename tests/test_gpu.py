@@ -163,3 +163,12 @@ def test_checkpoint_from_gpu_loads_on_cpu_and_back(tmp_path):
         assert np.array_equal(backend.to_numpy(v), H.state_dict()[k])
     back = minigan.load(tmp_path / "c.npz", device="cuda")
     assert all(backend.device_of(v) == "cuda" for v in back["G"].values())
+
+
+def test_truncated_noise_is_drawn_on_the_gpu():
+    """The truncation trick's redraws run on the device, with CuPy's generator."""
+    z = models.sample_noise("dcgan_bn", 500, 100, backend.rng(0, "cuda"), "cuda", truncation=0.5)
+    assert backend.device_of(z.data) == "cuda"
+    values = backend.to_numpy(z.data)
+    assert np.abs(values).max() <= 0.5 and values.dtype == np.float32
+    assert np.mean(np.abs(values) > 0.45) > 0.05            # filled up to the bound, not clipped
