@@ -171,4 +171,4 @@ def test_truncated_noise_is_drawn_on_the_gpu():
     assert backend.device_of(z.data) == "cuda"
     values = backend.to_numpy(z.data)
     assert np.abs(values).max() <= 0.5 and values.dtype == np.float32
-    assert np.mean(np.abs(values) > 0.45) > 0.05            # filled up to the bound, not clipped
+    assert np.mean(np.abs(values) > 0.45) > 0.05            # filled up to the bound
