@@ -5,6 +5,7 @@
     python examples/mnist.py --device cuda                # the same, on an NVIDIA GPU (CuPy)
     python examples/mnist.py --resume                     # continue where --out's run stopped
     python examples/mnist.py --pack 2 --steps 80000       # D judges pairs of samples (PacGAN)
+    python examples/mnist.py --arch dcgan_bn --input-dropout 0.2   # D sees 80% of each image
 
 The MNIST files are looked up in --data-dir, then $MINIGAN_DATA, then the download cache
 (downloaded there when a network is available). Everything is written into --out:
@@ -29,8 +30,8 @@ Ctrl-C saves a checkpoint at the end of the current step and stops; --resume con
 given with --resume replace the checkpoint's from there on (to lower the learning rate late in a
 run, or to start averaging a run trained with --ema 0); --label-smoothing S makes D's target for
 real images 1 - S instead of 1 (one-sided label smoothing, minigan.gan). The settings that make
-the run (--arch, --seed, --pack, --batch-size, --latent-dim, --optimizer) cannot change; how
-often it logs, draws and saves is kept too unless given.
+the run (--arch, --seed, --pack, --input-dropout, --batch-size, --latent-dim, --optimizer) cannot
+change; how often it logs, draws and saves is kept too unless given.
 """
 
 import argparse
@@ -77,6 +78,10 @@ parser.add_argument("--label-smoothing", type=float, default=None,
 parser.add_argument("--pack", type=int, default=None,
                     help="D judges packs of this many samples, real or generated, at once "
                          "(PacGAN): it sees how often G repeats a kind of digit (default 1)")
+parser.add_argument("--input-dropout", type=float, default=None,
+                    help="D drops each pixel of its input with this probability in training, as "
+                         "goodfellow2014's D does with 0.2 (default 0; goodfellow2014's own "
+                         "dropout is part of its D and comes on top)")
 parser.add_argument("--ema", type=float, default=None,
                     help="decay of the moving average of G's weights that samples are drawn from "
                          "(default: the model's, 0.999 for most, about the last 1,000 steps; "
@@ -106,6 +111,8 @@ if args.keep_every is not None and args.keep_every < 0:
     parser.error(f"--keep-every must be 0 (off) or a number of steps, got {args.keep_every}")
 if args.ema is not None and not 0 <= args.ema < 1:
     parser.error(f"--ema must lie in [0, 1), got {args.ema}")
+if args.input_dropout is not None and not 0 <= args.input_dropout < 1:
+    parser.error(f"--input-dropout must lie in [0, 1), got {args.input_dropout}")
 if args.label_smoothing is not None and not 0 <= args.label_smoothing < 1:
     parser.error(f"--label-smoothing must lie in [0, 1), got {args.label_smoothing}")
 if args.k is not None and args.k < 1:
@@ -118,8 +125,8 @@ device = backend.check_device(args.device)
 
 # What makes a run the run it is: --resume takes these from the checkpoint, and refuses one given
 # that differs (that would be another run, not this one continued). None: the model's own.
-RUN = {"arch": "mlp", "latent_dim": 100, "seed": 0, "pack": 1, "batch_size": None,
-       "optimizer": None}
+RUN = {"arch": "mlp", "latent_dim": 100, "seed": 0, "pack": 1, "input_dropout": 0.0,
+       "batch_size": None, "optimizer": None}
 # How it trains and what it writes: --resume keeps the checkpoint's unless told otherwise (as it
 # does --lr and --ema).
 KEPT = {"k": 1, "saturating": False, "label_smoothing": 0.0, "log_every": 100,
@@ -163,7 +170,8 @@ batches = mnist.Batches(x_train, batch_size=args.batch_size, seed=args.seed)
 
 # --- models and optimisers ----------------------------------------------------------------------
 G, D = models.build(args.arch, args.latent_dim, seed=args.seed, device=device,
-                    data=x_train, pack=args.pack)            # some start G's bias from the data
+                    data=x_train, pack=args.pack,            # some start G's bias from the data
+                    input_dropout=args.input_dropout)
 opt_G, opt_D = models.make_optimizers(args.arch, G, D, optimizer=args.optimizer, lr=args.lr,
                                       lr_d=args.lr_d,
                                       betas=None if args.beta1 is None else (args.beta1, 0.999))

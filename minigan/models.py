@@ -272,7 +272,7 @@ def _spec(name):
     return SPECS[name]
 
 
-def build(name, latent_dim=100, seed=None, device="cpu", data=None, pack=1):
+def build(name, latent_dim=100, seed=None, device="cpu", data=None, pack=1, input_dropout=0.0):
     """Build the generator and discriminator of the architecture ``name``.
 
     Args:
@@ -285,6 +285,9 @@ def build(name, latent_dim=100, seed=None, device="cpu", data=None, pack=1):
             (:func:`init_output_bias`); other models ignore them.
         pack: D judges packs of this many samples (PacGAN; ``nn.Pack``): its first layer takes
             ``pack`` images stacked as channels, and it returns one logit per pack.
+        input_dropout: D drops each pixel of its input with this probability in training (an
+            ``nn.Dropout`` in front of D), as goodfellow2014's D does with 0.2: D cannot lean on
+            any few pixels, and the gradient it hands G is spread over the whole image. 0: none.
 
     Returns:
         ``(G, D)``: G maps ``(N, latent_dim)`` noise to ``(N, 1, 28, 28)`` images, D maps images
@@ -294,9 +297,12 @@ def build(name, latent_dim=100, seed=None, device="cpu", data=None, pack=1):
     if seed is not None:
         init.manual_seed(seed)
     packer = nn.Pack(pack)                      # checks pack before D is sized by it
+    dropper = nn.Dropout(input_dropout)         # checks the probability before anything is built
     G, D = spec.generator(latent_dim), spec.discriminator(packer.m)
     if packer.m != 1:
         D = nn.Sequential(packer, D)            # (N, 1, 28, 28) -> (N/pack, pack, 28, 28) -> D
+    if input_dropout:
+        D = nn.Sequential(dropper, D)           # pixels dropped before D (or its packer) sees them
     schemes = spec.init if isinstance(spec.init, tuple) else (spec.init, spec.init)
     for module, scheme in zip((G, D), schemes):
         _initialise(module, scheme)
@@ -503,7 +509,8 @@ def load_discriminator(checkpoint, device="cpu"):
                               f"'D' and a config with 'arch'); files of examples/average.py "
                               f"keep only G")
     pack = config.get("pack", 1)
-    _, D = build(config["arch"], config.get("latent_dim", 100), device=device, pack=pack)
+    _, D = build(config["arch"], config.get("latent_dim", 100), device=device, pack=pack,
+                 input_dropout=config.get("input_dropout", 0.0))
     D.load_state_dict(ckpt["D"])
     D.eval()
     return D, {"arch": config["arch"], "pack": pack, "step": ckpt.get("step")}

@@ -148,6 +148,19 @@ def test_pack_trains_a_packed_discriminator_and_resumes_only_packed(tmp_path):
                                                     "--batch-size", "16")
 
 
+def test_input_dropout_is_recorded_and_kept_on_resume(tmp_path):
+    train(tmp_path, "--input-dropout", "0.2", steps=2)
+    ckpt = minigan.load(tmp_path / "ckpt.npz")
+    assert ckpt["config"]["input_dropout"] == 0.2
+    assert "1.1.weight" in ckpt["D"]                               # Dropout, then mlp's D
+    train(tmp_path, "--resume", steps=3)                           # no flag: the checkpoint's
+    assert minigan.load(tmp_path / "ckpt.npz")["config"]["input_dropout"] == 0.2
+    assert "'input_dropout': (0.2, 0.0)" in fails("--out", str(tmp_path), "--resume", "--steps",
+                                                   "5", "--input-dropout", "0")
+    assert "--input-dropout must lie in [0, 1), got 1.0" in fails(
+        "--out", str(tmp_path / "all"), "--input-dropout", "1")
+
+
 def test_checkpoints_from_before_pack_resume_unpacked(tmp_path):
     train(tmp_path, steps=2)
     path = tmp_path / "ckpt.npz"

@@ -75,6 +75,31 @@ def test_packed_discriminator_judges_packs_of_samples(name):
         models.build(name, pack=0)
 
 
+@pytest.mark.parametrize("pack", [1, 2])
+def test_input_dropout_drops_pixels_before_d_in_training_only(pack):
+    """build(input_dropout=p): an nn.Dropout(p) in front of D (and of its packer), nothing else
+    changed: the same weights for the same seed, the same logits in eval mode, and in training
+    about a fraction p of the pixels that D's logits no longer depend on."""
+    _, D = models.build("dcgan_bn", seed=3, pack=pack, input_dropout=0.25)
+    _, D0 = models.build("dcgan_bn", seed=3, pack=pack)
+    assert isinstance(D[0], nn.Dropout) and D[0].p == 0.25
+    assert [m for m in D[1].modules() if isinstance(m, nn.Dropout)] == []   # the only one
+    s, s0 = D[1].state_dict(), D0.state_dict()
+    assert s.keys() == s0.keys() and all(np.array_equal(s[k], s0[k]) for k in s)
+    x = minigan.tensor(np.random.default_rng(1).uniform(-1, 1, (64, 1, 28, 28))
+                       .astype(np.float32), requires_grad=True)
+    D.eval(), D0.eval()
+    with minigan.no_grad():
+        np.testing.assert_array_equal(D(x).numpy(), D0(x).numpy())
+    D.train()
+    nn.init.manual_seed(0)
+    D(x).sum().backward()
+    dropped = np.mean(minigan.backend.to_numpy(x.grad) == 0)
+    assert abs(dropped - 0.25) < 0.01          # 50,176 pixels: the standard error is 0.002
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        models.build("dcgan_bn", input_dropout=1.5)
+
+
 def test_layer_shapes_dcgan_tf():
     """The TensorFlow tutorial's generator, layer by layer (NCHW here, NHWC in Keras)."""
     G, _ = models.build("dcgan_tf", seed=0)
@@ -245,13 +270,15 @@ def test_one_step_decreases_discriminator_loss(name):
     assert loss_d() < before
 
 
-@pytest.mark.parametrize("pack", [1, 2])
-def test_load_discriminator_gives_the_saved_d_in_eval_mode(tmp_path, pack):
+@pytest.mark.parametrize("pack, input_dropout", [(1, 0.0), (2, 0.0), (1, 0.2)])
+def test_load_discriminator_gives_the_saved_d_in_eval_mode(tmp_path, pack, input_dropout):
     # dcgan_bn's D has batch norm: in eval mode each image's logit is its own, whatever the batch.
-    G, D = models.build("dcgan_bn", 8, seed=0, pack=pack)
+    G, D = models.build("dcgan_bn", 8, seed=0, pack=pack, input_dropout=input_dropout)
     for p in D.parameters():
         p.data += 0.01
     config = {"arch": "dcgan_bn", "latent_dim": 8, "pack": pack}
+    if input_dropout:
+        config["input_dropout"] = input_dropout   # checkpoints from before it have none
     minigan.save(tmp_path / "ckpt.npz", G=G, D=D, step=3, config=config)
     got, info = models.load_discriminator(tmp_path / "ckpt.npz")
     assert info == {"arch": "dcgan_bn", "pack": pack, "step": 3} and not got.training
