@@ -14,6 +14,7 @@ from .. import backend
 from .. import functional as F
 from ..ops import activations as _act
 from ..ops.dropout import dropout
+from ..ops import spectral_norm as _sn
 from ..ops.norm import batch_norm
 from ..tensor import DEFAULT_DTYPE, ShapeError
 from . import init
@@ -55,7 +56,11 @@ class Linear(Module):
         _reset_weight_and_bias(self.weight, self.bias, generator)
 
     def forward(self, x):
-        return F.linear(x, self.weight, self.bias)
+        return self.with_weight(x, self.weight)
+
+    def with_weight(self, x, weight):
+        """The layer's map with ``weight`` in place of its own (``SpectralNorm`` uses it)."""
+        return F.linear(x, weight, self.bias)
 
     def extra_repr(self):
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
@@ -104,7 +109,11 @@ class Conv2d(_ConvNd):
                     lambda k: (out_channels, in_channels) + k, dtype, device, generator)
 
     def forward(self, x):
-        return F.conv2d(x, self.weight, self.bias, stride=self.stride, padding=self.padding,
+        return self.with_weight(x, self.weight)
+
+    def with_weight(self, x, weight):
+        """The layer's map with ``weight`` in place of its own (``SpectralNorm`` uses it)."""
+        return F.conv2d(x, weight, self.bias, stride=self.stride, padding=self.padding,
                         dilation=self.dilation)
 
 
@@ -124,7 +133,11 @@ class ConvTranspose2d(_ConvNd):
                     lambda k: (in_channels, out_channels) + k, dtype, device, generator)
 
     def forward(self, x):
-        return F.conv_transpose2d(x, self.weight, self.bias, stride=self.stride,
+        return self.with_weight(x, self.weight)
+
+    def with_weight(self, x, weight):
+        """The layer's map with ``weight`` in place of its own (``SpectralNorm`` uses it)."""
+        return F.conv_transpose2d(x, weight, self.bias, stride=self.stride,
                                   padding=self.padding, output_padding=self.output_padding,
                                   dilation=self.dilation)
 
@@ -184,6 +197,64 @@ class BatchNorm1d(_BatchNorm):
 class BatchNorm2d(_BatchNorm):
     """Batch norm over (N, C, H, W) inputs: statistics per channel, over N, H and W."""
     _input_dims = (4,)
+
+
+class SpectralNorm(Module):
+    """``layer`` (Linear, Conv2d or ConvTranspose2d) with its weight divided by its spectral norm
+    (Miyato et al., 2018): the layer's map is then 1-Lipschitz, whatever the optimiser does to
+    the weight. ``minigan.ops.spectral_norm`` derives it; docs/models.md says why D wants it.
+
+    The weight stays the learned Parameter (``layer.weight``); every forward pass uses
+    ``W / sigma(W)``. sigma comes from power iteration on the buffers ``u`` and ``v`` (the
+    leading singular vectors): ``power_iterations`` steps per forward pass in training,
+    continued from the last, and none in eval, so eval is deterministic. ``dim`` is the weight's
+    output axis (0; 1 for ConvTranspose2d, whose weight is (C_in, C_out, KH, KW)).
+
+        D = nn.Sequential(nn.SpectralNorm(nn.Conv2d(1, 64, 4, 2, 1)), nn.LeakyReLU(0.2), ...)
+    """
+
+    def __init__(self, layer, power_iterations=1, dim=None, eps=1e-12, generator=None):
+        super().__init__()
+        if not isinstance(getattr(layer, "weight", None), Parameter) or not hasattr(
+                layer, "with_weight"):
+            raise TypeError(f"SpectralNorm: needs a Linear, Conv2d or ConvTranspose2d, got "
+                            f"{type(layer).__name__}")
+        if power_iterations < 1:
+            raise ValueError(f"SpectralNorm: power_iterations must be at least 1, got "
+                             f"{power_iterations}")
+        self.layer = layer
+        self.dim = (1 if isinstance(layer, ConvTranspose2d) else 0) if dim is None else dim
+        self.power_iterations, self.eps = power_iterations, eps
+        self.register_buffer("u", _empty((layer.weight.shape[self.dim],), layer.weight.dtype,
+                                         layer.weight.device).detach())
+        self.register_buffer("v", _empty((layer.weight.size // layer.weight.shape[self.dim],),
+                                         layer.weight.dtype, layer.weight.device).detach())
+        self.reset_singular_vectors(generator)
+
+    def reset_singular_vectors(self, generator=None):
+        """Start u afresh (random) and run 15 power-iteration steps (as PyTorch does), so that
+        sigma is right from the first pass. Called on construction, and again by whoever
+        re-initialises the weight (``minigan.models.build``)."""
+        w = self.layer.weight.data
+        u = init.normal_(self.u, generator=generator).data
+        self.u.data, self.v.data = _sn.power_iteration(
+            w, u / backend.get_array_module(u).linalg.norm(u), self.dim, 15, self.eps)
+
+    def forward(self, x):
+        w = self.layer.weight
+        if self.training:
+            self.u.data, self.v.data = _sn.power_iteration(
+                w.data, self.u.data, self.dim, self.power_iterations, self.eps)
+        return self.layer.with_weight(x, _sn.spectral_normalize(w, self.u.data, self.v.data,
+                                                                self.dim))
+
+    def sigma(self):
+        """The current estimate of the layer's spectral norm, u^T W_m v (a float)."""
+        w_m = _sn.weight_matrix(self.layer.weight.data, self.dim)
+        return float(self.u.data @ w_m @ self.v.data)
+
+    def extra_repr(self):
+        return f"dim={self.dim}, power_iterations={self.power_iterations}"
 
 
 class Dropout(Module):
