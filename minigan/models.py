@@ -161,6 +161,19 @@ def _dcgan_bn_discriminator(channels=1):
     )
 
 
+def _dcgan_sn_discriminator(channels=1):
+    # dcgan_bn's D with spectral normalisation (nn.SpectralNorm) in place of batch norm: every
+    # layer is 1-Lipschitz, and each image is judged on its own, not by its batch's statistics.
+    return nn.Sequential(
+        nn.SpectralNorm(nn.Conv2d(channels, 64, 4, stride=2, padding=1)),   # (N, 64, 14, 14)
+        nn.LeakyReLU(0.2),
+        nn.SpectralNorm(nn.Conv2d(64, 128, 4, stride=2, padding=1)),        # (N, 128, 7, 7)
+        nn.LeakyReLU(0.2),
+        nn.Flatten(),                                                       # (N, 6272)
+        nn.SpectralNorm(nn.Linear(128 * 7 * 7, 1)),                         # (N, 1)
+    )
+
+
 def _mlp_sigmoid_generator(latent_dim):
     return nn.Sequential(
         *_mlp([latent_dim, 128, 256, 784], lambda: nn.LeakyReLU(0.2), nn.Sigmoid()),
@@ -243,6 +256,12 @@ SPECS = {s.name: s for s in [
                "weights drawn from N(0, 0.02).",
         init="dcgan"),
     ModelSpec(
+        "dcgan_sn", _dcgan_bn_generator, _dcgan_sn_discriminator,
+        source="dcgan_bn with spectral normalisation in D instead of batch norm (Miyato et al., "
+               "'Spectral Normalization for Generative Adversarial Networks', ICLR 2018); G is "
+               "dcgan_bn's.",
+        init="dcgan"),
+    ModelSpec(
         "mlp_sigmoid", _mlp_sigmoid_generator, _mlp_sigmoid_discriminator,
         source="A small fully connected GAN with a sigmoid output, for data in [0, 1] "
                "(100-128-256-784 generator, 784-256-128-1 discriminator). G starts with He "
@@ -306,6 +325,9 @@ def build(name, latent_dim=100, seed=None, device="cpu", data=None, pack=1, inpu
     schemes = spec.init if isinstance(spec.init, tuple) else (spec.init, spec.init)
     for module, scheme in zip((G, D), schemes):
         _initialise(module, scheme)
+        for layer in module.modules():
+            if isinstance(layer, nn.SpectralNorm):
+                layer.reset_singular_vectors()      # for the weights it has now
     if spec.output_bias == "marginals" and data is not None:
         init_output_bias(G, data, spec.data_range)
     return G.to(device), D.to(device)
