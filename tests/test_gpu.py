@@ -14,12 +14,14 @@ import pytest
 import minigan
 import minigan.functional as F
 from minigan import backend, gan, models, nn
+from minigan.ops import spectral_norm
 from minigan.ops.dropout import Dropout
 
 pytestmark = pytest.mark.gpu
 
 R = np.random.default_rng(0)
 MASK = (R.random((4, 6)) > 0.3)
+SN_U, SN_V = spectral_norm.power_iteration(R.normal(size=(3, 2, 2, 2)), R.normal(size=3) / 2, 0, 3)
 
 # name: (function of Tensors, input shapes); inputs are float64 normals drawn on the host.
 OPS = {
@@ -55,6 +57,8 @@ OPS = {
                          [(4, 3, 2, 2), (3,), (3,)]),
     "dropout_fixed_mask": (lambda a: Dropout.apply(a, mask=backend.to_device(MASK, a.device),
                                                    p=0.3), [(4, 6)]),
+    "spectral_normalize": (lambda w: spectral_norm.spectral_normalize(
+        w, backend.to_device(SN_U, w.device), backend.to_device(SN_V, w.device)), [(3, 2, 2, 2)]),
     "gan_losses": (lambda r, f: gan.discriminator_loss(r, f) + gan.generator_loss(f)
                    + gan.generator_loss(f, saturating=True), [(5, 1), (5, 1)]),
 }
@@ -79,7 +83,8 @@ def test_op_parity_float64(name):
         np.testing.assert_allclose(g_gpu, g_cpu, rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("name", ["conv2d", "conv_transpose2d", "linear", "gan_losses"])
+@pytest.mark.parametrize("name", ["conv2d", "conv_transpose2d", "linear", "gan_losses",
+                                  "spectral_normalize"])
 def test_gradcheck_on_gpu(name):
     fn, shapes = OPS[name]
     inputs = [minigan.tensor(np.random.default_rng(i).normal(size=s), requires_grad=True,
@@ -95,6 +100,8 @@ LAYERS = {
     "BatchNorm2d": (lambda: nn.BatchNorm2d(3), (4, 3, 2, 2)),
     "Maxout": (lambda: nn.Sequential(nn.Linear(4, 6), nn.Maxout(3)), (5, 4)),
     "Pack": (lambda: nn.Sequential(nn.Pack(2), nn.Flatten(), nn.Linear(16, 3)), (4, 2, 2, 2)),
+    "SpectralNorm": (lambda: nn.SpectralNorm(nn.Conv2d(2, 3, 3, padding=1), generator=0),
+                     (2, 2, 5, 5)),
 }
 
 
@@ -128,7 +135,7 @@ def test_mixing_devices_names_op_and_both_devices():
         a + b
 
 
-@pytest.mark.parametrize("arch", ["dcgan_bn", "mlp"])
+@pytest.mark.parametrize("arch", ["dcgan_bn", "dcgan_sn", "mlp"])
 def test_training_on_gpu_follows_cpu(arch):
     """Five float32 training steps on each device from identical weights and data."""
     rng = np.random.default_rng(0)
