@@ -13,8 +13,8 @@ import numpy as np
 from .. import backend
 from .. import functional as F
 from ..ops import activations as _act
-from ..ops.dropout import dropout
 from ..ops import spectral_norm as _sn
+from ..ops.dropout import dropout
 from ..ops.norm import batch_norm
 from ..tensor import DEFAULT_DTYPE, ShapeError
 from . import init
@@ -201,8 +201,8 @@ class BatchNorm2d(_BatchNorm):
 
 class SpectralNorm(Module):
     """``layer`` (Linear, Conv2d or ConvTranspose2d) with its weight divided by its spectral norm
-    (Miyato et al., 2018): the layer's map is then 1-Lipschitz, whatever the optimiser does to
-    the weight. ``minigan.ops.spectral_norm`` derives it; docs/models.md says why D wants it.
+    (Miyato et al., 2018): the layer's map is then 1-Lipschitz (about, for a convolution),
+    whatever the optimiser does to the weight. ``minigan.ops.spectral_norm`` derives it; docs/models.md says why D wants it.
 
     The weight stays the learned Parameter (``layer.weight``); every forward pass uses
     ``W / sigma(W)``. sigma comes from power iteration on the buffers ``u`` and ``v`` (the
