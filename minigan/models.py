@@ -163,7 +163,8 @@ def _dcgan_bn_discriminator(channels=1):
 
 def _dcgan_sn_discriminator(channels=1):
     # dcgan_bn's D with spectral normalisation (nn.SpectralNorm) in place of batch norm: every
-    # layer is 1-Lipschitz, and each image is judged on its own, not by its batch's statistics.
+    # layer is 1-Lipschitz (about, for the convolutions), and each image is judged on its own,
+    # not by its batch's statistics.
     return nn.Sequential(
         nn.SpectralNorm(nn.Conv2d(channels, 64, 4, stride=2, padding=1)),   # (N, 64, 14, 14)
         nn.LeakyReLU(0.2),
@@ -325,9 +326,6 @@ def build(name, latent_dim=100, seed=None, device="cpu", data=None, pack=1, inpu
     schemes = spec.init if isinstance(spec.init, tuple) else (spec.init, spec.init)
     for module, scheme in zip((G, D), schemes):
         _initialise(module, scheme)
-        for layer in module.modules():
-            if isinstance(layer, nn.SpectralNorm):
-                layer.reset_singular_vectors()      # for the weights it has now
     if spec.output_bias == "marginals" and data is not None:
         init_output_bias(G, data, spec.data_range)
     return G.to(device), D.to(device)
@@ -340,6 +338,7 @@ def _initialise(model, scheme):
     scales N(1, 0.02) (Radford et al.). "he": Kaiming uniform with the ReLU gain sqrt(2), zero
     biases: the pre-activations keep their scale through the layers, so from the first step G's
     output depends on z. "uniform:R": U(-R, R) weights and zero biases (pylearn2's "irange").
+    Layers in ``nn.SpectralNorm`` then restart their power iteration, for the new weights.
     """
     if scheme == "pytorch":
         return
@@ -361,6 +360,9 @@ def _initialise(model, scheme):
             init.uniform_(weight, -r, r)
         if bias is not None and not (scheme == "keras" and is_norm):
             init.zeros_(bias)
+    for layer in model.modules():
+        if isinstance(layer, nn.SpectralNorm):
+            layer.reset_singular_vectors()          # power iteration for the new weights
 
 
 def init_output_bias(G, data, data_range=(0.0, 1.0)):
