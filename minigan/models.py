@@ -263,6 +263,14 @@ SPECS = {s.name: s for s in [
                "dcgan_bn's.",
         init="dcgan"),
     ModelSpec(
+        "dcgan_maxout", _dcgan_bn_generator, _goodfellow2014_discriminator,
+        source="dcgan_bn's convolutional G against goodfellow2014's maxout D (dropout on its "
+               "input and hidden units), with goodfellow2014's D initialisation, rates and "
+               "average: the same G learns faster and further than against a convolutional D "
+               "(docs/results.md).",
+        init=("dcgan", "uniform:0.005"),
+        optimizer=dict(name="adam", lr=4e-4, lr_d=2e-4, betas=(0.5, 0.999)), ema=0.9999),
+    ModelSpec(
         "mlp_sigmoid", _mlp_sigmoid_generator, _mlp_sigmoid_discriminator,
         source="A small fully connected GAN with a sigmoid output, for data in [0, 1] "
                "(100-128-256-784 generator, 784-256-128-1 discriminator). G starts with He "
