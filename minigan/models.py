@@ -268,8 +268,8 @@ SPECS = {s.name: s for s in [
                "input and hidden units), with goodfellow2014's D initialisation, rates and "
                "average: the same G learns faster and further than against a convolutional D "
                "(docs/results.md).",
-        init=("dcgan", "uniform:0.005"),
-        optimizer=dict(name="adam", lr=4e-4, lr_d=2e-4, betas=(0.5, 0.999)), ema=0.9999),
+        init=("dcgan", _GOODFELLOW2014.init[1]),
+        optimizer=_GOODFELLOW2014.optimizer, ema=_GOODFELLOW2014.ema),
     ModelSpec(
         "mlp_sigmoid", _mlp_sigmoid_generator, _mlp_sigmoid_discriminator,
         source="A small fully connected GAN with a sigmoid output, for data in [0, 1] "
