@@ -271,6 +271,15 @@ SPECS = {s.name: s for s in [
         init=("dcgan", _GOODFELLOW2014.init[1]),
         optimizer=_GOODFELLOW2014.optimizer, ema=_GOODFELLOW2014.ema),
     ModelSpec(
+        "dcgan_tf_maxout", lambda d: _keras_dcgan_generator(d, batch_norm=True),
+        _goodfellow2014_discriminator,
+        source="dcgan_tf's Keras G against goodfellow2014's maxout D, with goodfellow2014's D "
+               "initialisation, rates and average, as dcgan_maxout does for dcgan_bn's G: the "
+               "tutorial's G passes an Inception Score of 9, which it does not against its own "
+               "convolutional D (docs/results.md).",
+        init=("keras", _GOODFELLOW2014.init[1]),
+        optimizer=_GOODFELLOW2014.optimizer, ema=_GOODFELLOW2014.ema),
+    ModelSpec(
         "mlp_sigmoid", _mlp_sigmoid_generator, _mlp_sigmoid_discriminator,
         source="A small fully connected GAN with a sigmoid output, for data in [0, 1] "
                "(100-128-256-784 generator, 784-256-128-1 discriminator). G starts with He "

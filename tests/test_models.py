@@ -22,6 +22,7 @@ COUNTS = {  # name: (generator, discriminator) trainable parameters
     "dcgan_bn": (778_305, 138_945),
     "dcgan_sn": (778_305, 138_561),        # dcgan_bn without D's batch norm scales and shifts
     "dcgan_maxout": (778_305, 1_231_441),  # dcgan_bn's G, goodfellow2014's D
+    "dcgan_tf_maxout": (2_305_472, 1_231_441),  # dcgan_tf's G, goodfellow2014's D
     "mlp_sigmoid": (247_440, 233_985),
     "goodfellow2014": (2_503_984, 1_231_441),
     "goodfellow2014_noinputdrop": (2_503_984, 1_231_441),
