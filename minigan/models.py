@@ -211,6 +211,24 @@ def _goodfellow2014_discriminator(channels=1, input_dropout=0.2):
     )
 
 
+def _conv_maxout_discriminator(channels=1):
+    # dcgan_bn's two convolutions without their batch norm, in front of goodfellow2014's
+    # dropout and maxout units: D sees neighbouring pixels together, as a convolutional D does,
+    # and judges the whole image through 240 maxout units it cannot lean on one at a time.
+    return nn.Sequential(
+        nn.Dropout(0.2),
+        nn.Conv2d(channels, 64, 4, stride=2, padding=1),    # (N, 64, 14, 14)
+        nn.LeakyReLU(0.2),
+        nn.Conv2d(64, 128, 4, stride=2, padding=1),         # (N, 128, 7, 7)
+        nn.LeakyReLU(0.2),
+        nn.Flatten(),                                       # (N, 6272)
+        nn.Dropout(0.5),
+        nn.Linear(128 * 7 * 7, 240 * 5), nn.Maxout(5),      # (N, 240)
+        nn.Dropout(0.5),
+        nn.Linear(240, 1),                                  # (N, 1)
+    )
+
+
 _GOODFELLOW2014 = ModelSpec(
     "goodfellow2014", _goodfellow2014_generator, _goodfellow2014_discriminator,
     source="Goodfellow et al., 'Generative Adversarial Nets', NeurIPS 2014, MNIST model: "
@@ -268,6 +286,14 @@ SPECS = {s.name: s for s in [
                "input and hidden units), with goodfellow2014's D initialisation, rates and "
                "average: the same G learns faster and further than against a convolutional D "
                "(docs/results.md).",
+        init=("dcgan", _GOODFELLOW2014.init[1]),
+        optimizer=_GOODFELLOW2014.optimizer, ema=_GOODFELLOW2014.ema),
+    ModelSpec(
+        "dcgan_convmaxout", _dcgan_bn_generator, _conv_maxout_discriminator,
+        source="dcgan_bn's G against a convolutional D built from the two: dcgan_bn's "
+               "convolutions without batch norm, then goodfellow2014's dropout and a maxout "
+               "layer of 240 x 5 units, with goodfellow2014's D initialisation, rates and "
+               "average (docs/results.md).",
         init=("dcgan", _GOODFELLOW2014.init[1]),
         optimizer=_GOODFELLOW2014.optimizer, ema=_GOODFELLOW2014.ema),
     ModelSpec(

@@ -23,6 +23,7 @@ COUNTS = {  # name: (generator, discriminator) trainable parameters
     "dcgan_sn": (778_305, 138_561),        # dcgan_bn without D's batch norm scales and shifts
     "dcgan_maxout": (778_305, 1_231_441),  # dcgan_bn's G, goodfellow2014's D
     "dcgan_tf_maxout": (2_305_472, 1_231_441),  # dcgan_tf's G, goodfellow2014's D
+    "dcgan_convmaxout": (778_305, 7_660_129),   # dcgan_bn's G, convolutions then maxout
     "mlp_sigmoid": (247_440, 233_985),
     "goodfellow2014": (2_503_984, 1_231_441),
     "goodfellow2014_noinputdrop": (2_503_984, 1_231_441),
