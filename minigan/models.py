@@ -212,9 +212,9 @@ def _goodfellow2014_discriminator(channels=1, input_dropout=0.2):
 
 
 def _conv_maxout_discriminator(channels=1):
-    # dcgan_bn's two convolutions without their batch norm, in front of goodfellow2014's
-    # dropout and maxout units: D sees neighbouring pixels together, as a convolutional D does,
-    # and judges the whole image through 240 maxout units it cannot lean on one at a time.
+    # goodfellow2014's D with its first maxout layer replaced by dcgan_bn's two convolutions
+    # (without their batch norm): D sees neighbouring pixels together, as a convolutional D
+    # does, and keeps the maxout D's dropout, its second maxout layer and its logit.
     return nn.Sequential(
         nn.Dropout(0.2),
         nn.Conv2d(channels, 64, 4, stride=2, padding=1),    # (N, 64, 14, 14)
@@ -290,10 +290,10 @@ SPECS = {s.name: s for s in [
         optimizer=_GOODFELLOW2014.optimizer, ema=_GOODFELLOW2014.ema),
     ModelSpec(
         "dcgan_convmaxout", _dcgan_bn_generator, _conv_maxout_discriminator,
-        source="dcgan_bn's G against a convolutional D built from the two: dcgan_bn's "
-               "convolutions without batch norm, then goodfellow2014's dropout and a maxout "
-               "layer of 240 x 5 units, with goodfellow2014's D initialisation, rates and "
-               "average (docs/results.md).",
+        source="dcgan_bn's G against goodfellow2014's maxout D with its first maxout layer "
+               "replaced by dcgan_bn's two convolutions (no batch norm), with goodfellow2014's "
+               "D initialisation, rates and average: it starts faster than dcgan_maxout, then "
+               "D outruns G and the score stops short (docs/results.md).",
         init=("dcgan", _GOODFELLOW2014.init[1]),
         optimizer=_GOODFELLOW2014.optimizer, ema=_GOODFELLOW2014.ema),
     ModelSpec(
