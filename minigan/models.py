@@ -246,6 +246,14 @@ _GOODFELLOW2014 = ModelSpec(
     optimizer=dict(name="adam", lr=4e-4, lr_d=2e-4, betas=(0.5, 0.999)), ema=0.9999)
 
 
+def _trained_as_goodfellow2014(name, generator, discriminator, g_init, source):
+    """A spec whose D starts and learns as goodfellow2014's: its D initialisation, learning
+    rates (Adam 4e-4, D 2e-4) and average of G's weights; G keeps its own initialisation."""
+    return ModelSpec(name, generator, discriminator, source=source,
+                     init=(g_init, _GOODFELLOW2014.init[1]),
+                     optimizer=_GOODFELLOW2014.optimizer, ema=_GOODFELLOW2014.ema)
+
+
 SPECS = {s.name: s for s in [
     ModelSpec(
         "dcgan", lambda d: _keras_dcgan_generator(d, batch_norm=False), _keras_dcgan_discriminator,
@@ -280,31 +288,25 @@ SPECS = {s.name: s for s in [
                "'Spectral Normalization for Generative Adversarial Networks', ICLR 2018); G is "
                "dcgan_bn's.",
         init="dcgan"),
-    ModelSpec(
-        "dcgan_maxout", _dcgan_bn_generator, _goodfellow2014_discriminator,
+    _trained_as_goodfellow2014(
+        "dcgan_maxout", _dcgan_bn_generator, _goodfellow2014_discriminator, "dcgan",
         source="dcgan_bn's convolutional G against goodfellow2014's maxout D (dropout on its "
                "input and hidden units), with goodfellow2014's D initialisation, rates and "
                "average: the same G learns faster and further than against a convolutional D "
-               "(docs/results.md).",
-        init=("dcgan", _GOODFELLOW2014.init[1]),
-        optimizer=_GOODFELLOW2014.optimizer, ema=_GOODFELLOW2014.ema),
-    ModelSpec(
-        "dcgan_convmaxout", _dcgan_bn_generator, _conv_maxout_discriminator,
+               "(docs/results.md)."),
+    _trained_as_goodfellow2014(
+        "dcgan_convmaxout", _dcgan_bn_generator, _conv_maxout_discriminator, "dcgan",
         source="dcgan_bn's G against goodfellow2014's maxout D with its first maxout layer "
                "replaced by dcgan_bn's two convolutions (no batch norm), with goodfellow2014's "
                "D initialisation, rates and average: it starts faster than dcgan_maxout, then "
-               "D outruns G and the score stops short (docs/results.md).",
-        init=("dcgan", _GOODFELLOW2014.init[1]),
-        optimizer=_GOODFELLOW2014.optimizer, ema=_GOODFELLOW2014.ema),
-    ModelSpec(
+               "D outruns G and the score stops short (docs/results.md)."),
+    _trained_as_goodfellow2014(
         "dcgan_tf_maxout", lambda d: _keras_dcgan_generator(d, batch_norm=True),
-        _goodfellow2014_discriminator,
+        _goodfellow2014_discriminator, "keras",
         source="dcgan_tf's Keras G against goodfellow2014's maxout D, with goodfellow2014's D "
                "initialisation, rates and average, as dcgan_maxout does for dcgan_bn's G: the "
                "tutorial's G passes an Inception Score of 9, which it does not against its own "
-               "convolutional D (docs/results.md).",
-        init=("keras", _GOODFELLOW2014.init[1]),
-        optimizer=_GOODFELLOW2014.optimizer, ema=_GOODFELLOW2014.ema),
+               "convolutional D (docs/results.md)."),
     ModelSpec(
         "mlp_sigmoid", _mlp_sigmoid_generator, _mlp_sigmoid_discriminator,
         source="A small fully connected GAN with a sigmoid output, for data in [0, 1] "
