@@ -175,6 +175,22 @@ def _dcgan_sn_discriminator(channels=1):
     )
 
 
+def _dcgan_sn_fc_discriminator(channels=1):
+    # dcgan_sn's D with a hidden fully connected layer before the logit. Without it the logit is
+    # a weighted sum over the 7x7 positions of features of one 10x10 patch each, so D can score
+    # strokes but not how the strokes of one digit fit together; the hidden layer sees them all.
+    return nn.Sequential(
+        nn.SpectralNorm(nn.Conv2d(channels, 64, 4, stride=2, padding=1)),   # (N, 64, 14, 14)
+        nn.LeakyReLU(0.2),
+        nn.SpectralNorm(nn.Conv2d(64, 128, 4, stride=2, padding=1)),        # (N, 128, 7, 7)
+        nn.LeakyReLU(0.2),
+        nn.Flatten(),                                                       # (N, 6272)
+        nn.SpectralNorm(nn.Linear(128 * 7 * 7, 256)),                       # (N, 256)
+        nn.LeakyReLU(0.2),
+        nn.SpectralNorm(nn.Linear(256, 1)),                                 # (N, 1)
+    )
+
+
 def _mlp_sigmoid_generator(latent_dim):
     return nn.Sequential(
         *_mlp([latent_dim, 128, 256, 784], lambda: nn.LeakyReLU(0.2), nn.Sigmoid()),
@@ -254,6 +270,10 @@ def _trained_as_goodfellow2014(name, generator, discriminator, g_init, source):
                      optimizer=_GOODFELLOW2014.optimizer, ema=_GOODFELLOW2014.ema)
 
 
+# dcgan_sn_fc's and dcgan_tf_sn_fc's training: D at G's rate, twice dcgan_bn's, and a long average.
+_SN_FC_TRAINING = dict(optimizer=dict(name="adam", lr=4e-4, betas=(0.5, 0.999)), ema=0.9999)
+
+
 SPECS = {s.name: s for s in [
     ModelSpec(
         "dcgan", lambda d: _keras_dcgan_generator(d, batch_norm=False), _keras_dcgan_discriminator,
@@ -288,6 +308,18 @@ SPECS = {s.name: s for s in [
                "'Spectral Normalization for Generative Adversarial Networks', ICLR 2018); G is "
                "dcgan_bn's.",
         init="dcgan"),
+    ModelSpec(
+        "dcgan_sn_fc", _dcgan_bn_generator, _dcgan_sn_fc_discriminator,
+        source="dcgan_sn with a hidden fully connected layer (256 units) in D between the "
+               "convolutions and the logit, so that D judges the whole digit and not a sum of "
+               "patches; G is dcgan_bn's (docs/models.md).",
+        init="dcgan", **_SN_FC_TRAINING),
+    ModelSpec(
+        "dcgan_tf_sn_fc", lambda d: _keras_dcgan_generator(d, batch_norm=True),
+        _dcgan_sn_fc_discriminator,
+        source="dcgan_tf's Keras G against dcgan_sn_fc's D, trained as dcgan_sn_fc "
+               "(docs/models.md).",
+        init=("keras", "dcgan"), **_SN_FC_TRAINING),
     _trained_as_goodfellow2014(
         "dcgan_maxout", _dcgan_bn_generator, _goodfellow2014_discriminator, "dcgan",
         source="dcgan_bn's convolutional G against goodfellow2014's maxout D (dropout on its "

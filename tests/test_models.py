@@ -21,6 +21,8 @@ COUNTS = {  # name: (generator, discriminator) trainable parameters
     "mlp": (1_486_352, 533_505),
     "dcgan_bn": (778_305, 138_945),
     "dcgan_sn": (778_305, 138_561),        # dcgan_bn without D's batch norm scales and shifts
+    "dcgan_sn_fc": (778_305, 1_738_433),   # dcgan_sn's D with a hidden layer of 256
+    "dcgan_tf_sn_fc": (2_305_472, 1_738_433),  # dcgan_tf's G, dcgan_sn_fc's D
     "dcgan_maxout": (778_305, 1_231_441),  # dcgan_bn's G, goodfellow2014's D
     "dcgan_tf_maxout": (2_305_472, 1_231_441),  # dcgan_tf's G, goodfellow2014's D
     "dcgan_convmaxout": (778_305, 7_660_129),   # dcgan_bn's G, convolutions then maxout
@@ -142,6 +144,33 @@ def test_goodfellow2014_noinputdrop_differs_only_by_d_input_dropout():
     spec0, spec1 = models.SPECS["goodfellow2014"], models.SPECS["goodfellow2014_noinputdrop"]
     same = ("data_range", "noise", "optimizer", "init", "output_bias", "batch_size")
     assert all(getattr(spec0, f) == getattr(spec1, f) for f in same)
+
+
+@pytest.mark.parametrize("name, adds_up", [
+    ("dcgan_bn", True), ("dcgan_sn", True), ("dcgan_tf", True),
+    ("dcgan_sn_fc", False), ("dcgan_convmaxout", False)])
+def test_which_convolutional_ds_add_up_patch_scores(name, adds_up):
+    """Two convolutions and then the logit: D's logit is a sum over the 7x7 positions, each term
+    a function of one patch (10x10 pixels for dcgan_bn's D, 13x13 for dcgan_tf's). Changes to
+    the top four rows and to the bottom four never share a patch, so their effects on the logit
+    add up exactly: D(x + a + b) - D(x + a) - D(x + b) + D(x) = 0. A hidden layer after the
+    convolutions (dcgan_sn_fc's, dcgan_convmaxout's maxout) sees every patch at once, and the
+    two changes interact."""
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, (8, 1, 28, 28))
+    a, b = np.zeros_like(x), np.zeros_like(x)
+    a[:, :, :4], b[:, :, -4:] = rng.uniform(-1, 1, (2, 8, 1, 4, 28))
+    _, D = models.build(name, seed=0)
+    D.double().eval()
+    with minigan.no_grad():
+        logit = lambda v: D(minigan.Tensor(v)).data[:, 0]
+        alone = logit(x + a) - logit(x)                      # what the top rows do by themselves
+        together = logit(x + a + b) - logit(x + b)           # and beside the change at the bottom
+    interaction = np.abs(together - alone) / np.abs(alone)  # relative to the change's effect
+    if adds_up:
+        assert interaction.max() < 1e-9
+    else:
+        assert interaction.min() > 1e-2
 
 
 def test_noise_kinds(monkeypatch):
