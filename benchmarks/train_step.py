@@ -65,7 +65,13 @@ LATENT_DIM = 100
 
 # --- FLOPs from the layer shapes --------------------------------------------------------------
 def _forward_flops(layer, x_shape, y_shape):
-    """2 * multiply-adds of one forward pass of a GEMM layer (0 for any other layer)."""
+    """2 * multiply-adds of one forward pass of a GEMM layer (0 for any other layer).
+
+    A spectrally normalised layer counts as the layer it wraps: its power iteration is two
+    matrix-vector products, nothing beside the layer's own product with the batch.
+    """
+    if isinstance(layer, nn.SpectralNorm):
+        layer = layer.layer
     if isinstance(layer, nn.Linear):
         return 2 * math.prod(x_shape[:-1]) * layer.in_features * layer.out_features
     if isinstance(layer, nn.Conv2d):  # per output pixel: C_in * KH * KW per output channel

@@ -81,6 +81,15 @@ def test_flop_count_is_what_a_train_step_computes(train_step_module, monkeypatch
                                             train_step_module.gemm_flops(d_layers))
     assert sum(counted) == expected
 
+def test_spectrally_normalised_layers_count_as_the_layers_they_wrap(train_step_module):
+    """dcgan_sn's D is dcgan_bn's with each GEMM layer wrapped in nn.SpectralNorm (and no batch
+    norm): the same products with the batch, so the same FLOPs."""
+    x = models.sample_noise("dcgan_bn", 4, 784).reshape(4, 1, 28, 28)
+    flops = {name: train_step_module.gemm_flops(train_step_module.trace(
+        models.build(name, seed=0)[1], x)) for name in ("dcgan_bn", "dcgan_sn")}
+    assert len(flops["dcgan_sn"]) == 3 and flops["dcgan_sn"] == flops["dcgan_bn"]
+
+
 def test_same_padding_matches_keras(train_step_module):
     # 28 -> 14 with a 5x5 kernel at stride 2: 3 pixels of padding, the odd one at the end.
     assert train_step_module.same_pads(28, 5, 2) == (1, 2)
