@@ -85,8 +85,8 @@ parser.add_argument("--input-dropout", type=float, default=None,
 parser.add_argument("--ema", type=float, default=None,
                     help="decay of the moving average of G's weights that samples are drawn from "
                          "(default: the model's, 0.999 for most, about the last 1,000 steps; "
-                         "0.9999 for goodfellow2014; or the checkpoint's on --resume; 0: no "
-                         "average, sample G)")
+                         "0.9999 for goodfellow2014 and the models with a maxout D or an _sn_fc "
+                         "one; or the checkpoint's on --resume; 0: no average, sample G)")
 parser.add_argument("--latent-dim", type=int, default=None, help="length of z (default 100)")
 parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
 parser.add_argument("--seed", type=int, default=None, help="default 0")
