@@ -161,34 +161,24 @@ def _dcgan_bn_discriminator(channels=1):
     )
 
 
-def _dcgan_sn_discriminator(channels=1):
+def _dcgan_sn_discriminator(channels=1, hidden=0):
     # dcgan_bn's D with spectral normalisation (nn.SpectralNorm) in place of batch norm: every
     # layer is 1-Lipschitz (about, for the convolutions), and each image is judged on its own,
-    # not by its batch's statistics.
-    return nn.Sequential(
-        nn.SpectralNorm(nn.Conv2d(channels, 64, 4, stride=2, padding=1)),   # (N, 64, 14, 14)
+    # not by its batch's statistics. With hidden=0 the logit is a weighted sum over the 7x7
+    # positions of features of one 10x10 patch each, so D can score strokes but not how the
+    # strokes of one digit fit together; hidden > 0 puts a layer of that many units, which sees
+    # every patch, before the logit (dcgan_sn_fc).
+    sn = nn.SpectralNorm
+    layers = [
+        sn(nn.Conv2d(channels, 64, 4, stride=2, padding=1)),                  # (N, 64, 14, 14)
         nn.LeakyReLU(0.2),
-        nn.SpectralNorm(nn.Conv2d(64, 128, 4, stride=2, padding=1)),        # (N, 128, 7, 7)
+        sn(nn.Conv2d(64, 128, 4, stride=2, padding=1)),                       # (N, 128, 7, 7)
         nn.LeakyReLU(0.2),
-        nn.Flatten(),                                                       # (N, 6272)
-        nn.SpectralNorm(nn.Linear(128 * 7 * 7, 1)),                         # (N, 1)
-    )
-
-
-def _dcgan_sn_fc_discriminator(channels=1):
-    # dcgan_sn's D with a hidden fully connected layer before the logit. Without it the logit is
-    # a weighted sum over the 7x7 positions of features of one 10x10 patch each, so D can score
-    # strokes but not how the strokes of one digit fit together; the hidden layer sees them all.
-    return nn.Sequential(
-        nn.SpectralNorm(nn.Conv2d(channels, 64, 4, stride=2, padding=1)),   # (N, 64, 14, 14)
-        nn.LeakyReLU(0.2),
-        nn.SpectralNorm(nn.Conv2d(64, 128, 4, stride=2, padding=1)),        # (N, 128, 7, 7)
-        nn.LeakyReLU(0.2),
-        nn.Flatten(),                                                       # (N, 6272)
-        nn.SpectralNorm(nn.Linear(128 * 7 * 7, 256)),                       # (N, 256)
-        nn.LeakyReLU(0.2),
-        nn.SpectralNorm(nn.Linear(256, 1)),                                 # (N, 1)
-    )
+        nn.Flatten(),                                                         # (N, 6272)
+    ]
+    if hidden:
+        layers += [sn(nn.Linear(128 * 7 * 7, hidden)), nn.LeakyReLU(0.2)]   # (N, hidden)
+    return nn.Sequential(*layers, sn(nn.Linear(hidden or 128 * 7 * 7, 1)))   # (N, 1)
 
 
 def _mlp_sigmoid_generator(latent_dim):
@@ -309,14 +299,15 @@ SPECS = {s.name: s for s in [
                "dcgan_bn's.",
         init="dcgan"),
     ModelSpec(
-        "dcgan_sn_fc", _dcgan_bn_generator, _dcgan_sn_fc_discriminator,
+        "dcgan_sn_fc", _dcgan_bn_generator,
+        functools.partial(_dcgan_sn_discriminator, hidden=256),
         source="dcgan_sn with a hidden fully connected layer (256 units) in D between the "
                "convolutions and the logit, so that D judges the whole digit and not a sum of "
                "patches; G is dcgan_bn's (docs/models.md).",
         init="dcgan", **_SN_FC_TRAINING),
     ModelSpec(
         "dcgan_tf_sn_fc", lambda d: _keras_dcgan_generator(d, batch_norm=True),
-        _dcgan_sn_fc_discriminator,
+        functools.partial(_dcgan_sn_discriminator, hidden=256),
         source="dcgan_tf's Keras G against dcgan_sn_fc's D, trained as dcgan_sn_fc "
                "(docs/models.md).",
         init=("keras", "dcgan"), **_SN_FC_TRAINING),
