@@ -81,6 +81,7 @@ def test_flop_count_is_what_a_train_step_computes(train_step_module, monkeypatch
                                             train_step_module.gemm_flops(d_layers))
     assert sum(counted) == expected
 
+
 def test_spectrally_normalised_layers_count_as_the_layers_they_wrap(train_step_module):
     """dcgan_sn's D is dcgan_bn's with each GEMM layer wrapped in nn.SpectralNorm (and no batch
     norm): the same products with the batch, so the same FLOPs."""
