@@ -260,8 +260,13 @@ def _trained_as_goodfellow2014(name, generator, discriminator, g_init, source):
                      optimizer=_GOODFELLOW2014.optimizer, ema=_GOODFELLOW2014.ema)
 
 
-# dcgan_sn_fc's and dcgan_tf_sn_fc's training: D at G's rate, twice dcgan_bn's, and a long average.
-_SN_FC_TRAINING = dict(optimizer=dict(name="adam", lr=4e-4, betas=(0.5, 0.999)), ema=0.9999)
+def _against_sn_fc(name, generator, g_init, source):
+    """A spec whose D is dcgan_sn's with a hidden layer of 256 units, drawn from N(0, 0.02) and
+    trained at G's rate, twice dcgan_bn's (Adam 4e-4), with the 0.9999 average of G's weights;
+    G keeps its own initialisation."""
+    return ModelSpec(name, generator, functools.partial(_dcgan_sn_discriminator, hidden=256),
+                     source=source, init=(g_init, "dcgan"),
+                     optimizer=dict(name="adam", lr=4e-4, betas=(0.5, 0.999)), ema=0.9999)
 
 
 SPECS = {s.name: s for s in [
@@ -298,19 +303,15 @@ SPECS = {s.name: s for s in [
                "'Spectral Normalization for Generative Adversarial Networks', ICLR 2018); G is "
                "dcgan_bn's.",
         init="dcgan"),
-    ModelSpec(
-        "dcgan_sn_fc", _dcgan_bn_generator,
-        functools.partial(_dcgan_sn_discriminator, hidden=256),
+    _against_sn_fc(
+        "dcgan_sn_fc", _dcgan_bn_generator, "dcgan",
         source="dcgan_sn with a hidden fully connected layer (256 units) in D between the "
                "convolutions and the logit, so that D judges the whole digit and not a sum of "
-               "patches; G is dcgan_bn's (docs/models.md).",
-        init="dcgan", **_SN_FC_TRAINING),
-    ModelSpec(
-        "dcgan_tf_sn_fc", lambda d: _keras_dcgan_generator(d, batch_norm=True),
-        functools.partial(_dcgan_sn_discriminator, hidden=256),
+               "patches; G is dcgan_bn's (docs/models.md)."),
+    _against_sn_fc(
+        "dcgan_tf_sn_fc", lambda d: _keras_dcgan_generator(d, batch_norm=True), "keras",
         source="dcgan_tf's Keras G against dcgan_sn_fc's D, trained as dcgan_sn_fc "
-               "(docs/models.md).",
-        init=("keras", "dcgan"), **_SN_FC_TRAINING),
+               "(docs/models.md)."),
     _trained_as_goodfellow2014(
         "dcgan_maxout", _dcgan_bn_generator, _goodfellow2014_discriminator, "dcgan",
         source="dcgan_bn's convolutional G against goodfellow2014's maxout D (dropout on its "
