@@ -288,7 +288,7 @@ def test_lsgan_generator_value_is_half_pearson_chi2_continuous(case):
     np.testing.assert_allclose(value, chi2 / 2, rtol=1e-9, atol=1e-12)
 
 
-# --- the family: hinge -----------------------------------------------------------------------------
+# --- the family: hinge ---------------------------------------------------------------------------
 
 @given(k=st.integers(1, 8), seed=seeds, zeros=st.booleans())
 def test_hinge_optimal_discriminator_is_the_sign_of_p_data_minus_p_g(k, seed, zeros):
