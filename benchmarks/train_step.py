@@ -17,7 +17,7 @@ Measured, per model and batch size:
               the PyTorch step and a 1024^3 float32 np.matmul are run in turn (interleaved), so
               all three see the same machine load; the load average is printed too.
     EMA ms    median time of one update of the moving average of G's weights
-              (minigan.optim.EMA), which examples/mnist.py adds to every step; timed in turn
+              (minigan.averaging.EMA), which examples/mnist.py adds to every step; timed in turn
               with the others.
     GFLOP     the multiply-adds of every Linear and (transposed) convolution the step actually
               runs, counted from the layer shapes (see ``step_flops``).
@@ -54,7 +54,7 @@ _threads_from_argv(sys.argv[1:])
 import numpy as np  # noqa: E402
 
 import minigan  # noqa: E402
-from minigan import backend, gan, models, nn, optim  # noqa: E402
+from minigan import averaging, backend, gan, models, nn  # noqa: E402
 
 # --- settings --------------------------------------------------------------------------------
 BATCH_SIZES = (64, 256)
@@ -344,7 +344,7 @@ def bench(name, batch, device, compare, repeats, memory, pack=1):
     matmul, matmul_flops = common.matmul_reference(xp, backend.rng(1, device))
     step, flops = setup(name, batch, device, "minigan", pack=pack)
     # examples/mnist.py also updates the moving average of G's weights after every step.
-    average = optim.EMA(models.build(name, latent_dim=LATENT_DIM, seed=0, device=device)[0])
+    average = averaging.EMA(models.build(name, latent_dim=LATENT_DIM, seed=0, device=device)[0])
     fns = [matmul, step, average.update]
     if compare:
         torch_step, _ = setup(name, batch, device, "torch", pack=pack)

@@ -8,8 +8,8 @@
 examples/mnist.py keeps a moving average of G's weights (--ema), whose warm-up weighs about the
 last ninth of the run. This script averages further back, after the fact: the uniform mean,
 parameter by parameter, of the kept checkpoints' averaged generators (G_ema), and of their G
-too (minigan.optim.average_state_dicts; stochastic weight averaging), and for a generator with
-batch norm the averaged weights' own running statistics from noise (minigan.optim.update_bn: an
+too (minigan.averaging.average_state_dicts; stochastic weight averaging), and for a generator with
+batch norm the averaged weights' own running statistics from noise (minigan.averaging.update_bn: an
 average of the snapshots' statistics does not fit the averaged weights). The window is chosen
 afterwards, e.g. by examples/evaluate.py's Parzen score on the validation images. For
 goodfellow2014 it is worth more than a longer run (docs/results.md).
@@ -29,7 +29,7 @@ import re
 import sys
 
 import minigan
-from minigan import backend, models, optim
+from minigan import averaging, backend, models
 
 SAME_RUN = ("arch", "latent_dim", "seed", "pack")          # what must agree across checkpoints
 BN_SEED = 0                                                # the noise that batch norm is fit on
@@ -78,7 +78,7 @@ def fit_batch_norm(averaged, config):
     G, _ = models.build(config["arch"], config["latent_dim"])
     fitted = 0
     for key in averaged:
-        net = optim.EMA(G) if key == "G_ema" else G
+        net = averaging.EMA(G) if key == "G_ema" else G
         net.load_state_dict(averaged[key])
         module = net.module if key == "G_ema" else net
         fitted = models.recompute_batch_norm(config["arch"], module, config.get("batch_size"),
@@ -112,10 +112,10 @@ def main(argv=None):
     steps = [step for step, _, _ in ckpts]
     if len(set(steps)) < len(steps):
         sys.exit(f"average.py: some checkpoints share a step ({steps}): one of each, please")
-    averaged = {"G": optim.average_state_dicts([c["G"] for _, _, c in ckpts])}
+    averaged = {"G": averaging.average_state_dicts([c["G"] for _, _, c in ckpts])}
     with_average = [("G_ema" in c) for _, _, c in ckpts]
     if all(with_average):
-        averaged["G_ema"] = optim.average_state_dicts([c["G_ema"] for _, _, c in ckpts])
+        averaged["G_ema"] = averaging.average_state_dicts([c["G_ema"] for _, _, c in ckpts])
     elif any(with_average):
         sys.exit("average.py: some checkpoints have a moving average of G (G_ema) and some do "
                  "not (trained with --ema 0 in part): average runs of one kind")

@@ -19,10 +19,10 @@ The MNIST files are looked up in --data-dir, then $MINIGAN_DATA, then the downlo
     ckpt_020000.npz ...      with --keep-every N, the same every N steps, kept
 
 The grids, examples/sample.py and examples/evaluate.py draw from the moving average of G's
-weights (--ema, minigan.optim.EMA): training does not settle on one generator, and the average of
+weights (--ema, minigan.averaging.EMA): training does not settle on one generator, and the average of
 the last thousand or so (the last ninth of the run for goodfellow2014) is a better one than the
 latest. An average of a generator with batch norm gets batch norm statistics of its own, from
-noise, before it is drawn from or saved (minigan.optim.update_bn). --ema 0 turns it off.
+noise, before it is drawn from or saved (minigan.averaging.update_bn). --ema 0 turns it off.
 
 Ctrl-C saves a checkpoint at the end of the current step and stops; --resume continues exactly
 (bit for bit) as if the run had never stopped, with the checkpoint's settings: only --out and
@@ -45,7 +45,7 @@ import time
 import numpy as np
 
 import minigan
-from minigan import backend, gan, models, nn, optim
+from minigan import averaging, backend, gan, models, nn
 from minigan.data import mnist
 from minigan.plotting import save_image_grid, save_loss_curves
 from minigan.progress import Progress
@@ -175,7 +175,7 @@ G, D = models.build(args.arch, args.latent_dim, seed=args.seed, device=device,
 opt_G, opt_D = models.make_optimizers(args.arch, G, D, optimizer=args.optimizer, lr=args.lr,
                                       lr_d=args.lr_d,
                                       betas=None if args.beta1 is None else (args.beta1, 0.999))
-ema = optim.EMA(G, decay=args.ema or spec.ema) if args.ema != 0 else None  # G's weights, averaged
+ema = averaging.EMA(G, decay=args.ema or spec.ema) if args.ema != 0 else None  # G's weights, averaged
 fixed_z = models.sample_noise(args.arch, 64, args.latent_dim, backend.rng(step_seed(0, 0), device),
                               device)                              # (64, latent_dim)
 config = {k: v for k, v in vars(args).items() if k not in ("resume", "out", "data_dir")}
@@ -213,7 +213,7 @@ config["ema"] = 0.0 if ema is None else ema.decay
 
 
 def fit_average():
-    """Batch norm statistics of the average's own (minigan.optim.update_bn), before it is drawn
+    """Batch norm statistics of the average's own (minigan.averaging.update_bn), before it is drawn
     from or saved: EMA.update copies G's, which belong to G's weights, not to the lagging
     average's. Its noise has a stream of its own, so training, and a resumed run, are unchanged."""
     global average_fitted_at

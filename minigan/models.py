@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import backend, nn, optim
+from . import averaging, backend, nn, optim
 from .io import CheckpointError, load
 from .nn import init
 from .tensor import Tensor
@@ -528,8 +528,8 @@ def recompute_batch_norm(name, G, batch_size=None, latent_dim=100, generator=Non
                          batches=100):
     """Give a generator's batch norm layers the statistics of its own weights, from its noise.
 
-    An averaged generator (``optim.EMA``, ``optim.average_state_dicts``) carries batch norm
-    statistics copied or averaged from other weights; ``optim.update_bn`` replaces them with the
+    An averaged generator (``averaging.EMA``, ``averaging.average_state_dicts``) carries batch norm
+    statistics copied or averaged from other weights; ``averaging.update_bn`` replaces them with the
     mean batch statistics of ``batches`` batches of the model's noise, ``batch_size`` (default:
     the model's) samples each, as in training. Models without batch norm draw no noise.
 
@@ -538,7 +538,7 @@ def recompute_batch_norm(name, G, batch_size=None, latent_dim=100, generator=Non
     """
     batch_size = batch_size or _spec(name).batch_size
     noise = (sample_noise(name, batch_size, latent_dim, generator, device) for _ in range(batches))
-    return optim.update_bn(noise, G)
+    return averaging.update_bn(noise, G)
 
 
 def _open_checkpoint(checkpoint, device):
@@ -556,7 +556,7 @@ def load_generator(checkpoint, device="cpu", average=None):
     Args:
         checkpoint: the path of a ``ckpt.npz``, or what ``minigan.load`` returned for it.
         average: which weights: True for the moving average of G's weights (``G_ema``, see
-            ``minigan.optim.EMA``), False for G's own, None for the average where the checkpoint
+            ``minigan.averaging.EMA``), False for G's own, None for the average where the checkpoint
             has one.
 
     Returns:
@@ -576,7 +576,7 @@ def load_generator(checkpoint, device="cpu", average=None):
     arch, latent_dim = config["arch"], config["latent_dim"]
     G, _ = build(arch, latent_dim, device=device)
     if use_average:
-        ema = optim.EMA(G)
+        ema = averaging.EMA(G)
         ema.load_state_dict(ckpt["G_ema"])
         G = ema.module
     else:

@@ -1,4 +1,4 @@
-"""Uniform averages of saved weights: minigan.optim.average_state_dicts and examples/average.py.
+"""Uniform averages of saved weights: minigan.averaging.average_state_dicts and examples/average.py.
 
 The oracle is the mean written out in float64 NumPy. The script is run on checkpoints these
 tests write themselves (no MNIST needed): what it averages, what it writes, what it refuses.
@@ -13,7 +13,7 @@ import pytest
 
 import minigan
 from minigan import models, nn
-from minigan.optim import EMA, average_state_dicts
+from minigan.averaging import EMA, average_state_dicts
 from tests.helpers import host, load_example
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

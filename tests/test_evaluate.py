@@ -131,7 +131,7 @@ def test_checkpoint_is_sampled_and_measured(evaluate, tmp_path):
     assert set(result["samples"]) == METRIC_KEYS and result["samples"]["n"] == 100
 
     # With a moving average of G in the checkpoint, it is what gets measured unless told not to.
-    ema = minigan.optim.EMA(G, decay=0.5)
+    ema = minigan.averaging.EMA(G, decay=0.5)
     for p in G.parameters():
         p.data *= 0.5
     ema.update()
