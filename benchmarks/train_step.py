@@ -282,8 +282,11 @@ def torch_train_step(G, D, opt_G, opt_D, real, z, z_g=None):
 # --- one configuration ------------------------------------------------------------------------
 def setup(name, batch, device, framework, seed=0, pack=1):
     """Models, optimisers, a batch and the step function for ``framework``, plus the FLOPs.
-    ``pack``: D judges packs of that many samples (``models.build(..., pack=)``)."""
-    G, D = models.build(name, latent_dim=LATENT_DIM, seed=seed, device=device, pack=pack)
+    ``pack``: D judges packs of that many samples (``nn.Pack`` in front of the preset's D, as
+    examples/recipes/pacgan.py trains it)."""
+    packed = lambda: nn.Sequential(nn.Pack(pack), models.SPECS[name].discriminator(pack))  # noqa
+    G, D = models.build(name, latent_dim=LATENT_DIM, seed=seed, device=device,
+                        discriminator=packed if pack != 1 else None)
     gen = backend.rng(seed, device)
     lo, hi = models.SPECS[name].data_range
     real = minigan.tensor(gen.uniform(lo, hi, (batch, 1, 28, 28)).astype(np.float32))
@@ -422,7 +425,7 @@ def main():
     parser.add_argument("--batch-sizes", nargs="+", type=int, default=list(BATCH_SIZES))
     parser.add_argument("--device", default="cpu", choices=backend.DEVICES)
     parser.add_argument("--pack", nargs="+", type=int, default=[1],
-                        help="D judges packs of this many samples (examples/mnist.py --pack); "
+                        help="D judges packs of this many samples (examples/recipes/pacgan.py); "
                              "several values: a row each")
     parser.add_argument("--repeats", type=int, default=REPEATS, help="timed steps per number")
     parser.add_argument("--threads", type=int,

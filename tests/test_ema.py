@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import minigan
-from minigan import models, nn
+from minigan import nn
 from minigan.averaging import EMA
 from tests.helpers import host
 
@@ -120,37 +120,6 @@ def test_bad_settings_and_state_dicts_are_refused():
     wrong = EMA(nn.Sequential(nn.Linear(3, 5))).state_dict()
     with pytest.raises(nn.StateDictError, match="size mismatch|missing"):
         ema.load_state_dict(wrong)
-
-
-def test_load_generator_picks_the_average_or_g(tmp_path):
-    G, D = models.build("mlp", 8, seed=0)
-    ema = EMA(G, decay=0.5)
-    move(G, np.random.default_rng(6))
-    ema.update()
-    config = {"arch": "mlp", "latent_dim": 8}
-    minigan.save(tmp_path / "both.npz", G=G, D=D, G_ema=ema, step=1, config=config)
-    minigan.save(tmp_path / "raw.npz", G=G, D=D, step=1, config=config)
-    z = minigan.tensor(np.random.default_rng(7).normal(size=(4, 8)).astype(np.float32))
-    ema.module.eval(), G.eval()
-
-    def out(module):
-        with minigan.no_grad():
-            return module(z).numpy()
-
-    for path, average, want, used in [("both.npz", None, ema.module, True),
-                                      ("both.npz", True, ema.module, True),
-                                      ("both.npz", False, G, False),
-                                      ("raw.npz", None, G, False)]:
-        got, info = models.load_generator(tmp_path / path, average=average)
-        assert info == {"arch": "mlp", "latent_dim": 8, "step": 1, "average": used,
-                        "averaged_steps": None}
-        assert not got.training
-        np.testing.assert_array_equal(out(got), out(want))
-    with pytest.raises(minigan.CheckpointError, match="no averaged generator"):
-        models.load_generator(tmp_path / "raw.npz", average=True)
-    minigan.save(tmp_path / "other.npz", G=G)
-    with pytest.raises(minigan.CheckpointError, match="not a checkpoint of examples/mnist.py"):
-        models.load_generator(tmp_path / "other.npz")
 
 
 # --- update_bn: batch norm statistics of the module as it is ---------------------------------
