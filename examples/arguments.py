@@ -9,6 +9,8 @@ import argparse
 import math
 import sys
 
+from minigan import backend
+
 
 class Parser(argparse.ArgumentParser):
     """An ArgumentParser whose errors are one line (no usage block) and whose --help shows the
@@ -66,6 +68,14 @@ def number(above=None, at_least=None, below=None, at_most=None):
 def fail(script, message):
     """Stop ``script`` with one line on stderr and exit status 1."""
     sys.exit(f"{script}: {message}")
+
+
+def device(script, name):
+    """``name`` ("cpu" or "cuda") once it is known to work; else one line naming --device."""
+    try:
+        return backend.check_device(name)
+    except RuntimeError as e:
+        fail(script, f"--device {name}: {first_line(e)}")
 
 
 def first_line(error):

@@ -55,6 +55,7 @@ from minigan import backend, checkpoint, gan, metrics, models, nn
 from minigan.classifier import WEIGHTS_SHA256, load_classifier, sha256_of
 from minigan.data import mnist
 
+import arguments
 from arguments import Parser, fail, first_line, number, whole
 
 PROTOCOL_N = 10000
@@ -383,10 +384,7 @@ def main(argv=None):
             fail("evaluate.py", f"--{flag.replace('_', '-')} {path} is a directory")
     if args.data_dir is not None and not os.path.isdir(args.data_dir):
         fail("evaluate.py", f"--data-dir {args.data_dir}: no such directory")
-    try:
-        backend.check_device(args.device)
-    except RuntimeError as e:
-        fail("evaluate.py", f"--device {args.device}: {first_line(e)}")
+    arguments.device("evaluate.py", args.device)
     try:
         return evaluate(args, data_range)
     except mnist.MNISTNotFoundError:

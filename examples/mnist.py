@@ -50,6 +50,7 @@ from minigan.data import mnist
 from minigan.plotting import save_image_grid, save_loss_curves
 from minigan.progress import Progress
 
+import arguments
 from arguments import Parser, fail, first_line, number, whole
 
 LATENT_DIM = 100          # the length of z
@@ -209,10 +210,7 @@ def main(argv=None, recipe=None):
                  f"--overwrite to replace it")
     if s["data_dir"] is not None and not os.path.isdir(s["data_dir"]):
         fail(me, f"--data-dir {s['data_dir']}: no such directory")
-    try:
-        device = backend.check_device(s["device"])
-    except RuntimeError as e:
-        fail(me, f"--device {s['device']}: {first_line(e)}")
+    device = arguments.device(me, s["device"])
 
     run = None
     if s["resume"]:

@@ -19,6 +19,7 @@ import minigan
 from minigan import backend, checkpoint, models
 from minigan.plotting import save_image_grid
 
+import arguments
 from arguments import Parser, fail, first_line, number, whole
 
 
@@ -44,10 +45,7 @@ def main(argv=None):
             fail("sample.py", f"{flag} {path}: the file name must end in {suffix}")
         if path is not None and os.path.isdir(path):
             fail("sample.py", f"{flag} {path} is a directory")
-    try:
-        device = backend.check_device(args.device)
-    except RuntimeError as e:
-        fail("sample.py", f"--device {args.device}: {first_line(e)}")
+    device = arguments.device("sample.py", args.device)
     try:
         G, info = checkpoint.load_generator(args.checkpoint, device=device,   # in eval mode
                                             average=False if args.no_average else None)

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.test_docs import prose_lines
+
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT_DIRS = ("examples", "benchmarks")
 
@@ -100,16 +102,8 @@ INLINE = re.compile(r"`(python3? (?:examples|benchmarks)/[^`]+)`")
 
 def inline_commands(text):
     """``(line number, argv)`` of each inline code span outside fences that runs a script."""
-    found, fence = [], None
-    for number, line in enumerate(text.splitlines(), 1):
-        stripped = line.strip()
-        if fence is None and stripped.startswith("```"):
-            fence = stripped[:len(stripped) - len(stripped.lstrip("`"))]
-        elif fence is not None and stripped.startswith(fence):
-            fence = None
-        elif fence is None:
-            found += [(number, shlex.split(span)) for span in INLINE.findall(line)]
-    return found
+    return [(number, shlex.split(span)) for number, line in prose_lines(text, raw=True)
+            for span in INLINE.findall(line)]
 
 
 def docstring_commands(path):

@@ -205,9 +205,9 @@ def test_expected_output_parser():
 LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")        # [text](target) and ![alt](target)
 
 
-def prose_lines(text, code_spans=False):
+def prose_lines(text, code_spans=False, raw=False):
     """``(line number, line)`` of the text outside fenced blocks, code spans blanked out unless
-    ``code_spans`` (then only their backticks are dropped)."""
+    ``code_spans`` (then only their backticks are dropped) or ``raw`` (the line as it is)."""
     out, fence = [], None
     for number, line in enumerate(text.splitlines(), 1):
         stripped = line.strip()
@@ -216,7 +216,7 @@ def prose_lines(text, code_spans=False):
         elif fence is not None and stripped.startswith(fence):
             fence = None
         elif fence is None:
-            out.append((number, line.replace("`", "") if code_spans
+            out.append((number, line if raw else line.replace("`", "") if code_spans
                          else re.sub(r"`[^`]*`", "``", line)))
     return out
 
