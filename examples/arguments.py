@@ -27,7 +27,8 @@ class _Help(argparse.RawDescriptionHelpFormatter):
     def _get_help_string(self, action):
         # As argparse.ArgumentDefaultsHelpFormatter, but silent where there is no default to
         # show (None: the help says where it comes from; False: an off switch).
-        if action.default in (None, False, argparse.SUPPRESS) or "%(default)" in action.help:
+        if (action.default is None or action.default is False
+                or action.default is argparse.SUPPRESS or "%(default)" in action.help):
             return action.help
         return action.help + " (default: %(default)s)"
 

@@ -107,7 +107,8 @@ def make_parser(recipe=None):
                         "from; 0: none (default: the preset's)")
     p.add_argument("--seed", type=whole(at_least=0), default=0,
                    help="seeds the weights, the data order and every random draw")
-    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
+                   help="where to train: the CPU, or an NVIDIA GPU through CuPy")
     p.add_argument("--out", default="out/mnist", help="the run's directory")
     p.add_argument("--resume", action="store_true", help="go on with the run in --out")
     p.add_argument("--overwrite", action="store_true",

@@ -32,7 +32,8 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=whole(at_least=1), default=500,
                         help="samples drawn at a time")
     parser.add_argument("--seed", type=whole(at_least=0), default=0, help="seeds the noise")
-    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
+                        help="where G runs: the CPU, or an NVIDIA GPU through CuPy")
     parser.add_argument("--truncation", type=number(above=0), metavar="T",
                         help="draw each entry of z again until |z| <= T (default: no "
                              "truncation)")
