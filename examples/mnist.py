@@ -22,10 +22,11 @@ A run is never replaced unasked: an --out that holds one is refused unless --res
 it) or --overwrite (delete its files and start again). Ctrl-C saves at the end of the step and
 stops. Training that goes NaN stops with a message and keeps its last good checkpoint.
 
---resume goes on bit for bit as if the run had never stopped, with the checkpoint's settings.
-Only these may be given anew: --steps, the learning rates (--lr, --lr-d; --lr alone sets both),
-the average's decay (--ema; on a run without an average it starts one from G) and how often the
-run logs, draws and saves. Any other setting given with --resume must be the checkpoint's.
+--resume goes on bit for bit as if the run had never stopped, with the checkpoint's settings
+(up to its --steps). Only these may be given anew: --steps, the learning rates (--lr, --lr-d;
+--lr alone sets both), the average's decay (--ema; on a run without an average it starts one
+from G) and how often the run logs, draws and saves. Any other setting given with --resume must
+be the checkpoint's.
 
 Recipes (examples/recipes/) train a preset's G against another D, or with other settings, by
 calling main() below; they take the same flags.
@@ -237,6 +238,7 @@ def main(argv=None, recipe=None):
                  f"D; got {s['batch_size']}")
     arch, seed, batch_size, k = s["arch"], s["seed"], s["batch_size"], s["k"]
     spec = models.SPECS[arch]
+    title = arch if recipe is None else f"{arch}, {recipe.name}"  # of the run's plots and lines
     config = {name: value for name, value in s.items() if name not in NOT_RECORDED}
     config.update(latent_dim=LATENT_DIM, recipe=recipe.name if recipe else None)
 
@@ -273,15 +275,19 @@ def main(argv=None, recipe=None):
                                   backend.rng(step_seed(seed, 0, 0), device), device)
     step, records = 0, []
     if run is not None:
-        G.load_state_dict(run["G"])
-        D.load_state_dict(run["D"])
-        opt_G.load_state_dict(run["opt_G"])                        # moments and step counts,
-        opt_D.load_state_dict(run["opt_D"])                        # then the rates of now:
+        try:
+            G.load_state_dict(run["G"])
+            D.load_state_dict(run["D"])
+            opt_G.load_state_dict(run["opt_G"])                    # moments and step counts,
+            opt_D.load_state_dict(run["opt_D"])                    # then the rates of now:
+            batches.load_state_dict(run["batches"])
+            if ema is not None and "G_ema" in run:
+                ema.load_state_dict(run["G_ema"])
+        except (nn.StateDictError, ValueError, KeyError) as e:
+            fail(me, f"--resume: {ckpt_path} does not fit {title}: {' '.join(str(e).split())}")
         opt_G.lr, opt_D.lr = s["lr"], s["lr_d"]                    # the checkpoint's unless given
-        batches.load_state_dict(run["batches"])
         step = run["step"]
         if ema is not None and "G_ema" in run:
-            ema.load_state_dict(run["G_ema"])
             ema.decay = s["ema"]                                   # the checkpoint's unless given
         elif ema is not None:
             print("the checkpoint has no average of G's weights: it starts here, from G")
@@ -302,7 +308,6 @@ def main(argv=None, recipe=None):
         log_file = open(log_path, "a")
     except OSError as e:
         fail(me, f"--out {out}: cannot write there ({e.strerror or e})")
-    title = arch if recipe is None else f"{arch}, {recipe.name}"
     saved_step = step if run is not None else None
     average_fitted_at = None
 

@@ -410,7 +410,7 @@ def test_bad_places_and_files_are_one_line(tmp_path, script, capsys, train):
         assert "--device cuda: " in fails(script, capsys, "--out", tmp_path / "z", "--device",
                                           "cuda")
     # Checkpoints that cannot be resumed from: cut short, without config, of a removed preset,
-    # of a recipe's run (named with the command that resumes it).
+    # with another model's weights, of a recipe's run (named with the command that resumes it).
     train(tmp_path / "run", steps=2)
     ckpt = tmp_path / "run" / "ckpt.npz"
     whole_file = ckpt.read_bytes()
@@ -424,6 +424,12 @@ def test_bad_places_and_files_are_one_line(tmp_path, script, capsys, train):
     minigan.save(ckpt, G=G, D=D, step=2, config={"arch": "dcgan_maxout", "latent_dim": 100})
     assert "now the recipe examples/recipes/maxout_d.py" in fails(
         script, capsys, "--out", tmp_path / "run", "--resume")
+    ckpt.write_bytes(whole_file)
+    swapped = minigan.load(ckpt)
+    swapped["G"] = models.build("mlp_sigmoid")[0].state_dict()     # another model's weights
+    minigan.save(tmp_path / "run" / "ckpt.npz", **swapped)
+    assert "does not fit mlp: Error(s) in loading state_dict for Sequential: missing key" in \
+        fails(script, capsys, "--out", tmp_path / "run", "--resume", "--steps", "3")
     ckpt.write_bytes(whole_file)
     pacgan = load_example("recipes/pacgan").RECIPE
     assert ("trained by examples/mnist.py; resume it with python examples/mnist.py --out"
