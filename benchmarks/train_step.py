@@ -17,7 +17,7 @@ Measured, per model and batch size:
               the PyTorch step and a 1024^3 float32 np.matmul are run in turn (interleaved), so
               all three see the same machine load; the load average is printed too.
     EMA ms    median time of one update of the moving average of G's weights
-              (minigan.optim.EMA), which examples/mnist.py adds to every step; timed in turn
+              (minigan.averaging.EMA), which examples/mnist.py adds to every step; timed in turn
               with the others.
     GFLOP     the multiply-adds of every Linear and (transposed) convolution the step actually
               runs, counted from the layer shapes (see ``step_flops``).
@@ -54,7 +54,7 @@ _threads_from_argv(sys.argv[1:])
 import numpy as np  # noqa: E402
 
 import minigan  # noqa: E402
-from minigan import backend, gan, models, nn, optim  # noqa: E402
+from minigan import averaging, backend, gan, models, nn  # noqa: E402
 
 # --- settings --------------------------------------------------------------------------------
 BATCH_SIZES = (64, 256)
@@ -282,8 +282,11 @@ def torch_train_step(G, D, opt_G, opt_D, real, z, z_g=None):
 # --- one configuration ------------------------------------------------------------------------
 def setup(name, batch, device, framework, seed=0, pack=1):
     """Models, optimisers, a batch and the step function for ``framework``, plus the FLOPs.
-    ``pack``: D judges packs of that many samples (``models.build(..., pack=)``)."""
-    G, D = models.build(name, latent_dim=LATENT_DIM, seed=seed, device=device, pack=pack)
+    ``pack``: D judges packs of that many samples (``nn.Pack`` in front of the preset's D, as
+    examples/recipes/pacgan.py trains it)."""
+    packed = lambda: nn.Sequential(nn.Pack(pack), models.SPECS[name].discriminator(pack))  # noqa
+    G, D = models.build(name, latent_dim=LATENT_DIM, seed=seed, device=device,
+                        discriminator=packed if pack != 1 else None)
     gen = backend.rng(seed, device)
     lo, hi = models.SPECS[name].data_range
     real = minigan.tensor(gen.uniform(lo, hi, (batch, 1, 28, 28)).astype(np.float32))
@@ -344,7 +347,7 @@ def bench(name, batch, device, compare, repeats, memory, pack=1):
     matmul, matmul_flops = common.matmul_reference(xp, backend.rng(1, device))
     step, flops = setup(name, batch, device, "minigan", pack=pack)
     # examples/mnist.py also updates the moving average of G's weights after every step.
-    average = optim.EMA(models.build(name, latent_dim=LATENT_DIM, seed=0, device=device)[0])
+    average = averaging.EMA(models.build(name, latent_dim=LATENT_DIM, seed=0, device=device)[0])
     fns = [matmul, step, average.update]
     if compare:
         torch_step, _ = setup(name, batch, device, "torch", pack=pack)
@@ -422,7 +425,7 @@ def main():
     parser.add_argument("--batch-sizes", nargs="+", type=int, default=list(BATCH_SIZES))
     parser.add_argument("--device", default="cpu", choices=backend.DEVICES)
     parser.add_argument("--pack", nargs="+", type=int, default=[1],
-                        help="D judges packs of this many samples (examples/mnist.py --pack); "
+                        help="D judges packs of this many samples (examples/recipes/pacgan.py); "
                              "several values: a row each")
     parser.add_argument("--repeats", type=int, default=REPEATS, help="timed steps per number")
     parser.add_argument("--threads", type=int,

@@ -41,7 +41,7 @@ So does --truncation T: G is fed noise whose entries are drawn again until |z| <
 truncation trick), typical samples from the middle of its noise rather than its distribution.
 """
 
-import argparse
+import importlib
 import json
 import os
 import sys
@@ -51,9 +51,12 @@ import numpy as np
 from scipy import ndimage
 
 import minigan
-from minigan import backend, gan, metrics, models
+from minigan import backend, checkpoint, gan, metrics, models, nn
 from minigan.classifier import WEIGHTS_SHA256, load_classifier, sha256_of
 from minigan.data import mnist
+
+import arguments
+from arguments import Parser, fail, first_line, number, whole
 
 PROTOCOL_N = 10000
 SPLITS = 10                  # Inception Score splits
@@ -63,6 +66,10 @@ VALIDATION_N = 1000          # Parzen validation images
 VALIDATION_SEED = 0          # which 1,000 (and which n held-out images when n < 10,000)
 CACHE_VERSION = 5           # 2: the NN distance to the test images; 3: Parzen by digit;
                             # 4: Parzen on the validation images; 5: the classifier's doubt
+
+class UserInputError(ValueError):
+    """A file or setting given on the command line does not hold what it should."""
+
 
 # Computed once per process (a caller that evaluates many checkpoints pays for them once):
 _memo = {"reference": {}, "test_features": {}, "ceiling": {}}
@@ -103,18 +110,18 @@ def to_unit_range(x, data_range, what):
     lo, hi = float(x.min()), float(x.max())
     tol = 1e-5 * (high - low)
     if lo < low - tol or hi > high + tol:
-        raise ValueError(f"{what}: values in [{lo:.4g}, {hi:.4g}] lie outside the declared range "
-                         f"[{low:g}, {high:g}]; pass the right --range")
+        raise UserInputError(f"{what}: values in [{lo:.4g}, {hi:.4g}] lie outside the declared "
+                             f"range [{low:g}, {high:g}]; pass the right --range")
     x = (x.astype(np.float64) - low) / (high - low)
     return np.clip(x, 0.0, 1.0).astype(np.float32)                     # roundoff only
 
 
-def generate(checkpoint, n, seed, device, batch_size=500, average=None, rejection=None,
+def generate(path, n, seed, device, batch_size=500, average=None, rejection=None,
              truncation=None):
     """n samples of a checkpoint's generator (as examples/sample.py), mapped to [0, 1].
 
     ``average``: the moving average of G's weights (True), G's own (False), or the average where
-    the checkpoint has one (None); see ``minigan.models.load_generator``.
+    the checkpoint has one (None); see ``minigan.checkpoint.load_generator``.
 
     ``rejection``: keep G's samples by the checkpoint's D (discriminator rejection sampling,
     ``minigan.gan.acceptance_probability``), with the cap at this quantile of the logits of the
@@ -123,17 +130,19 @@ def generate(checkpoint, n, seed, device, batch_size=500, average=None, rejectio
 
     ``truncation``: draw G's noise with ``|z| <= truncation`` (``minigan.models.sample_noise``).
     """
-    G, info = models.load_generator(checkpoint, device=device, average=average)
+    G, info = checkpoint.load_generator(path, device=device, average=average)
     rng = backend.rng(seed, device)
-    source = {"checkpoint": os.fspath(checkpoint), "arch": info["arch"], "step": info["step"],
-              "averaged_G": info["average"], "averaged_steps": info["averaged_steps"],
-              "seed": seed, "truncation": truncation}
+    source = {"checkpoint": os.fspath(path), "arch": info["arch"], "recipe": info["recipe"],
+              "step": info["step"], "averaged_G": info["average"],
+              "averaged_steps": info["averaged_steps"], "seed": seed, "truncation": truncation}
     D = None
     if rejection is not None:
-        D, d_info = models.load_discriminator(checkpoint, device=device)
-        if d_info["pack"] != 1:
-            raise ValueError(f"{checkpoint}: its D judges packs of {d_info['pack']} samples "
-                             f"(--pack), not single ones: it cannot keep or drop one sample")
+        D, _ = checkpoint.load_discriminator(path, device=device,
+                                             discriminator=recipe_discriminator(info))
+        packs = [m.m for m in D.modules() if isinstance(m, nn.Pack)]
+        if packs:
+            raise UserInputError(f"{path}: its D judges packs of {packs[0]} samples, not "
+                                 f"single ones: it cannot keep or drop one sample")
         coin = np.random.default_rng([seed, 1])                        # the acceptance draws
 
     def draw(size):
@@ -157,11 +166,29 @@ def generate(checkpoint, n, seed, device, batch_size=500, average=None, rejectio
             kept.append(x)
             n_kept, drawn = n_kept + len(x), drawn + len(logits)
             if drawn > 1000 * n:
-                raise RuntimeError(f"{checkpoint}: fewer than 1 in 1,000 samples kept with the "
-                                   f"cap at quantile {rejection} of D's logits; lower it")
+                raise UserInputError(f"{path}: fewer than 1 in 1,000 samples kept with the cap "
+                                     f"at quantile {rejection} of D's logits; lower --rejection")
         samples = np.concatenate(kept)[:n]
         source["rejection"] = {"quantile": rejection, "cap": cap, "drawn": drawn, "kept": n_kept}
-    return to_unit_range(samples, models.SPECS[info["arch"]].data_range, checkpoint), source
+    return to_unit_range(samples, models.SPECS[info["arch"]].data_range, path), source
+
+
+def recipe_discriminator(info):
+    """For a checkpoint of a recipe (examples/recipes/) that builds its own D: a callable that
+    builds that D (for minigan.checkpoint.load_discriminator); None for the preset's D."""
+    name = info["recipe"]
+    if name is None:
+        return None
+    here = os.path.dirname(os.path.abspath(__file__))
+    if not name.isidentifier() or not os.path.isfile(os.path.join(here, "recipes", f"{name}.py")):
+        raise UserInputError(f"the checkpoint names the recipe {name!r}, which is not a file "
+                             f"of examples/recipes/")
+    if here not in sys.path:
+        sys.path.insert(0, here)                       # the recipes import examples/mnist.py
+    recipe = importlib.import_module(f"recipes.{name}").RECIPE
+    if recipe.discriminator is None:
+        return None
+    return lambda: recipe.discriminator(info["arch"])
 
 
 # --- the metrics of one image set -------------------------------------------------------------
@@ -288,32 +315,32 @@ def table(samples, real):
 
 # --- main -------------------------------------------------------------------------------------
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = Parser(prog="evaluate.py", description=__doc__)
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--checkpoint", help="a ckpt.npz written by examples/mnist.py")
+    source.add_argument("--checkpoint", help="a run's checkpoint (ckpt.npz)")
     source.add_argument("--samples", help="a .npy file of images (N, 1, 28, 28) or (N, 784)")
     source.add_argument("--held-out", action="store_true",
                         help="measure the real held-out images themselves (the ceiling's "
                              "train[50000:60000]), e.g. with --blur")
     parser.add_argument("--range", default=None,
                         help="value range of --samples: -1,1 (tanh) or 0,1 (sigmoid)")
-    parser.add_argument("--n", type=int, default=PROTOCOL_N,
+    parser.add_argument("--n", type=whole(at_least=10), default=PROTOCOL_N,
                         help="number of samples (the protocol: 10000; fewer is off protocol)")
     parser.add_argument("--json", default=None, help="write the results to this JSON file")
-    parser.add_argument("--blur", type=float, default=0.0, metavar="PIXELS",
+    parser.add_argument("--blur", type=number(at_least=0), default=0.0, metavar="PIXELS",
                         help="smooth the measured images by a Gaussian of this many pixels "
                              "(standard deviation) first. OFF PROTOCOL: it shows how much the "
                              "Parzen estimate rewards blur (docs/metrics.md)")
     parser.add_argument("--skip-parzen", action="store_true", help="leave out the Parzen score")
     parser.add_argument("--ceiling-cache", default=None,
                         help="keep the real-data ceiling in this .npz file between runs")
-    parser.add_argument("--seed", type=int, default=0, help="noise seed for --checkpoint")
-    parser.add_argument("--rejection", type=float, default=None, metavar="QUANTILE",
+    parser.add_argument("--seed", type=whole(at_least=0), default=0,
+                        help="noise seed for --checkpoint")
+    parser.add_argument("--rejection", type=number(at_least=0, at_most=1), metavar="QUANTILE",
                         help="keep --checkpoint's samples by its D's logit (discriminator "
                              "rejection sampling; docs/theory.md), with the cap at this quantile "
                              "of the logits: 1 the full correction, lower keeps more")
-    parser.add_argument("--truncation", type=float, default=None, metavar="T",
+    parser.add_argument("--truncation", type=number(above=0), metavar="T",
                         help="feed --checkpoint's G noise with every |z| <= T, drawn again until "
                              "it is (the truncation trick): more typical, less varied samples")
     parser.add_argument("--no-average", action="store_true",
@@ -330,18 +357,64 @@ def main(argv=None):
             argv[i:i + 2] = [f"--range={argv[i + 1]}"]
             break
     args = parser.parse_args(argv)
-    if not 10 <= args.n <= PROTOCOL_N:
-        parser.error(f"--n must lie in [10, {PROTOCOL_N}], got {args.n}")
-    if args.blur < 0:
-        parser.error(f"--blur must be 0 or more pixels, got {args.blur}")
-    if args.rejection is not None and not (args.checkpoint and 0 <= args.rejection <= 1):
-        parser.error(f"--rejection needs --checkpoint and a quantile in [0, 1], got "
-                     f"{args.rejection}")
-    if args.truncation is not None and not (args.checkpoint and args.truncation > 0):
-        parser.error(f"--truncation needs --checkpoint and a positive bound, got "
-                     f"{args.truncation}")
-    start = time.perf_counter()
+    if args.n > PROTOCOL_N:
+        parser.error(f"argument --n: must be at most {PROTOCOL_N}, got {args.n}")
+    for flag in ("rejection", "truncation"):
+        if getattr(args, flag) is not None and not args.checkpoint:
+            parser.error(f"--{flag} needs --checkpoint")
+    if args.range is not None and not args.samples:
+        parser.error("--range goes with --samples")
+    if args.samples and args.range is None:
+        parser.error("--samples needs --range: -1,1 for a tanh generator, 0,1 for sigmoid")
+    data_range = None
+    if args.range is not None:
+        try:
+            data_range = tuple(float(v) for v in args.range.split(","))
+        except ValueError:
+            data_range = ()
+        if len(data_range) != 2 or not data_range[0] < data_range[1]:
+            parser.error(f"--range must be two increasing numbers like -1,1; got {args.range}")
+    for flag in ("checkpoint", "samples", "classifier"):
+        path = getattr(args, flag)
+        if path is not None and not os.path.isfile(path):
+            fail("evaluate.py", f"--{flag} {path}: no such file")
+    for flag in ("json", "ceiling_cache"):
+        path = getattr(args, flag)
+        if path is not None and os.path.isdir(path):
+            fail("evaluate.py", f"--{flag.replace('_', '-')} {path} is a directory")
+    if args.data_dir is not None and not os.path.isdir(args.data_dir):
+        fail("evaluate.py", f"--data-dir {args.data_dir}: no such directory")
+    arguments.device("evaluate.py", args.device)
+    try:
+        return evaluate(args, data_range)
+    except mnist.MNISTNotFoundError:
+        fail("evaluate.py", "no MNIST files in --data-dir, $MINIGAN_DATA or the download cache, "
+                            "and no download; set MINIGAN_DATA to the directory of the four "
+                            "*-ubyte.gz files")
+    except (minigan.CheckpointError, mnist.MNISTError, UserInputError) as e:
+        fail("evaluate.py", first_line(e))
 
+
+def read_samples(path, n, data_range):
+    """The first n images of a .npy file, as (n, 1, 28, 28) in [0, 1]."""
+    try:
+        x = np.load(path, allow_pickle=False)
+    except (ValueError, OSError) as e:
+        raise UserInputError(f"--samples {path}: not a .npy array file ({first_line(e)})") from None
+    if x.dtype.kind not in "fiu" or x.ndim < 2 or x[0].size != 784:
+        raise UserInputError(f"--samples {path}: holds a {x.dtype} array of shape {x.shape}; "
+                             f"expected images (N, 1, 28, 28) or (N, 784)")
+    if x.shape[0] < n:
+        raise UserInputError(f"--samples {path} holds {x.shape[0]} images, fewer than --n {n}")
+    x = x[:n].reshape(n, 1, 28, 28)                                     # (n, 1, 28, 28)
+    if not np.isfinite(x).all():
+        raise UserInputError(f"--samples {path}: holds NaN or infinite values")
+    return to_unit_range(x, data_range, path)
+
+
+def evaluate(args, data_range):
+    """The measurement itself, once the arguments are known to be sound."""
+    start = time.perf_counter()
     ref = load_reference(args.data_dir)
     generate_start = time.perf_counter()
     validation = "validation"
@@ -354,15 +427,7 @@ def main(argv=None):
                                   average=False if args.no_average else None,
                                   rejection=args.rejection, truncation=args.truncation)
     else:
-        if args.range is None:
-            parser.error("--samples needs --range: -1,1 for a tanh generator, 0,1 for sigmoid")
-        data_range = tuple(float(v) for v in args.range.split(","))
-        if len(data_range) != 2 or not data_range[0] < data_range[1]:
-            parser.error(f"--range must be two increasing numbers like -1,1; got {args.range}")
-        x = np.load(args.samples, allow_pickle=False)
-        if x.shape[0] < args.n:
-            parser.error(f"{args.samples} holds {x.shape[0]} images, fewer than --n {args.n}")
-        x = to_unit_range(x[:args.n].reshape(args.n, 1, 28, 28), data_range, args.samples)
+        x = read_samples(args.samples, args.n, data_range)
         source_info = {"samples": os.fspath(args.samples), "range": list(data_range)}
     if args.blur:
         x = blur(x, args.blur)
@@ -395,9 +460,12 @@ def main(argv=None):
               "source": source_info, "samples": samples, "real": real,
               "seconds": round(seconds, 2)}
     if args.json:
-        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-        with open(args.json, "w") as f:
-            json.dump(result, f, indent=2)
+        try:
+            os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
+            with open(args.json, "w") as f:
+                json.dump(result, f, indent=2)
+        except OSError as e:
+            raise UserInputError(f"--json {args.json}: cannot write it ({e.strerror or e})")
         print(f"wrote {args.json}")
     return result
 

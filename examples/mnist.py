@@ -1,337 +1,479 @@
 """Train a GAN on MNIST, with the training loop in plain sight.
 
-    python examples/mnist.py                              # the default model on the CPU
-    python examples/mnist.py --arch dcgan_bn --steps 5000
-    python examples/mnist.py --device cuda                # the same, on an NVIDIA GPU (CuPy)
-    python examples/mnist.py --resume                     # continue where --out's run stopped
-    python examples/mnist.py --pack 2 --steps 80000       # D judges pairs of samples (PacGAN)
-    python examples/mnist.py --arch dcgan_bn --input-dropout 0.2   # D sees 80% of each image
+    python examples/mnist.py                                  # mlp for 15,000 steps on the CPU
+    python examples/mnist.py --arch dcgan_bn --steps 5000     # another preset of minigan.models
+    python examples/mnist.py --device cuda                    # the same on an NVIDIA GPU (CuPy)
+    python examples/mnist.py --resume --steps 30000           # go on with the run in --out
+    python examples/mnist.py --resume --steps 40000 --lr 1e-4 # ... at a lower learning rate
 
 The MNIST files are looked up in --data-dir, then $MINIGAN_DATA, then the download cache
 (downloaded there when a network is available). Everything is written into --out:
 
-    samples_000500.png ...   generated digits from one fixed batch of noise, every --sample-every
-    samples.png              the latest of those grids
-    losses.png               D and G losses, D(x) and D(G(z)) over training
-    log.jsonl                one JSON record per --log-every steps
-    ckpt.npz                 G, D, both optimisers, G's moving average, the step and the data
-                             order (atomic writes)
-    ckpt_020000.npz ...      with --keep-every N, the same every N steps, kept
+    samples_000500.png ...  digits generated from one fixed batch of noise, every --sample-every
+    samples.png             the latest of those grids
+    losses.png              D's and G's losses, D(x) and D(G(z)) over training
+    log.jsonl               one JSON record every --log-every steps
+    ckpt.npz                the run's checkpoint (minigan.checkpoint, docs/checkpoints.md)
 
-The grids, examples/sample.py and examples/evaluate.py draw from the moving average of G's
-weights (--ema, minigan.optim.EMA): training does not settle on one generator, and the average of
-the last thousand or so (the last ninth of the run for goodfellow2014) is a better one than the
-latest. An average of a generator with batch norm gets batch norm statistics of its own, from
-noise, before it is drawn from or saved (minigan.optim.update_bn). --ema 0 turns it off.
+The grids, examples/sample.py and examples/evaluate.py draw from a moving average of G's weights
+(--ema, minigan.averaging.EMA), a better generator than the latest G; --ema 0 keeps none.
 
-Ctrl-C saves a checkpoint at the end of the current step and stops; --resume continues exactly
-(bit for bit) as if the run had never stopped, with the checkpoint's settings: only --out and
---steps need saying again. --lr, --lr-d, --beta1, --ema, --k, --saturating or --label-smoothing
-given with --resume replace the checkpoint's from there on (to lower the learning rate late in a
-run, or to start averaging a run trained with --ema 0); --label-smoothing S makes D's target for
-real images 1 - S instead of 1 (one-sided label smoothing, minigan.gan). The settings that make
-the run (--arch, --seed, --pack, --input-dropout, --batch-size, --latent-dim, --optimizer) cannot
-change; how often it logs, draws and saves is kept too unless given.
+A run is never replaced unasked: an --out that holds one is refused unless --resume (go on with
+it) or --overwrite (delete its files and start again). Ctrl-C saves at the end of the step and
+stops. Training that goes NaN stops with a message and keeps its last good checkpoint.
+
+--resume goes on bit for bit as if the run had never stopped, with the checkpoint's settings
+(up to its --steps). Only these may be given anew: --steps, the learning rates (--lr, --lr-d;
+--lr alone sets both), the average's decay (--ema; on a run without an average it starts one
+from G) and how often the run logs, draws and saves. Any other setting given with --resume must
+be the checkpoint's.
+
+Recipes (examples/recipes/) train a preset's G against another D, or with other settings, by
+calling main() below; they take the same flags.
 """
 
 import argparse
+import glob
 import json
-import math
 import os
 import signal
 import sys
 import time
+from dataclasses import dataclass, field
 
 import numpy as np
 
 import minigan
-from minigan import backend, gan, models, nn, optim
+import minigan.functional as F
+from minigan import backend, checkpoint, gan, models, nn
+from minigan.averaging import EMA
 from minigan.data import mnist
 from minigan.plotting import save_image_grid, save_loss_curves
 from minigan.progress import Progress
 
-# --- settings ---------------------------------------------------------------------------------
-parser = argparse.ArgumentParser(description=__doc__.split("\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-parser.add_argument("--arch", default=None, choices=models.names(),
-                    help="architecture from minigan.models (default: mlp, or the checkpoint's on "
-                         "--resume)")
-parser.add_argument("--steps", type=int, default=15000, help="training steps (D then G update)")
-parser.add_argument("--batch-size", type=int, default=None,
-                    help="minibatch size (default: the model's, 64 for most, 100 for goodfellow2014)")
-parser.add_argument("--optimizer", default=None, choices=["adam", "sgd"],
-                    help="switch optimiser (default: the model's own; see minigan.models)")
-parser.add_argument("--lr", type=float, default=None,
-                    help="learning rate of G and D (default: the model's)")
-parser.add_argument("--lr-d", type=float, default=None,
-                    help="D's learning rate where it should differ from G's (default: the model's)")
-parser.add_argument("--beta1", type=float, default=None, help="Adam's beta1 (default: the model's)")
-parser.add_argument("--k", type=int, default=None,
-                    help="D updates per G update (Algorithm 1's k; default 1, or the checkpoint's "
-                         "on --resume)")
-parser.add_argument("--saturating", action=argparse.BooleanOptionalAction, default=None,
-                    help="use the minimax G loss log(1 - D(G(z))) instead of -log D(G(z)) "
-                         "(default: not, or the checkpoint's on --resume)")
-parser.add_argument("--label-smoothing", type=float, default=None,
-                    help="one-sided label smoothing: D's target for real images is 1 - this "
-                         "(Salimans et al. 2016; default 0, or the checkpoint's on --resume)")
-parser.add_argument("--pack", type=int, default=None,
-                    help="D judges packs of this many samples, real or generated, at once "
-                         "(PacGAN): it sees how often G repeats a kind of digit (default 1)")
-parser.add_argument("--input-dropout", type=float, default=None,
-                    help="D drops each pixel of its input with this probability in training, as "
-                         "goodfellow2014's D does with 0.2 (default 0; goodfellow2014's own "
-                         "dropout is part of its D and comes on top)")
-parser.add_argument("--ema", type=float, default=None,
-                    help="decay of the moving average of G's weights that samples are drawn from "
-                         "(default: the model's, 0.999 for most, about the last 1,000 steps; "
-                         "0.9999 for goodfellow2014 and the models with a maxout D or an _sn_fc "
-                         "one; or the checkpoint's on --resume; 0: no average, sample G)")
-parser.add_argument("--latent-dim", type=int, default=None, help="length of z (default 100)")
-parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-parser.add_argument("--seed", type=int, default=None, help="default 0")
-parser.add_argument("--out", default="out/mnist", help="output directory")
-parser.add_argument("--resume", action="store_true", help="continue from --out/ckpt.npz")
-parser.add_argument("--data-dir", default=None, help="directory with the MNIST *-ubyte(.gz) files")
-parser.add_argument("--log-every", type=int, default=None,
-                    help="steps between log records (default 100)")
-parser.add_argument("--sample-every", type=int, default=None,
-                    help="steps between sample grids (default 1000)")
-parser.add_argument("--checkpoint-every", type=int, default=None,
-                    help="steps between checkpoints (default 2000)")
-parser.add_argument("--keep-every", type=int, default=None,
-                    help="also keep the checkpoint of every this many steps as ckpt_<step>.npz, "
-                         "to evaluate a long run along its way (default 0: only the latest)")
-args = parser.parse_args()
-for flag in ("log_every", "sample_every", "checkpoint_every"):
-    if getattr(args, flag) is not None and getattr(args, flag) < 1:
-        parser.error(f"--{flag.replace('_', '-')} must be a positive number of steps, "
-                     f"got {getattr(args, flag)}")
-if args.keep_every is not None and args.keep_every < 0:
-    parser.error(f"--keep-every must be 0 (off) or a number of steps, got {args.keep_every}")
-if args.ema is not None and not 0 <= args.ema < 1:
-    parser.error(f"--ema must lie in [0, 1), got {args.ema}")
-if args.input_dropout is not None and not 0 <= args.input_dropout < 1:
-    parser.error(f"--input-dropout must lie in [0, 1), got {args.input_dropout}")
-if args.label_smoothing is not None and not 0 <= args.label_smoothing < 1:
-    parser.error(f"--label-smoothing must lie in [0, 1), got {args.label_smoothing}")
-if args.k is not None and args.k < 1:
-    parser.error(f"--k must be at least 1, got {args.k}")
+import arguments
+from arguments import Parser, fail, first_line, number, whole
 
-os.makedirs(args.out, exist_ok=True)
-ckpt_path = os.path.join(args.out, "ckpt.npz")
-log_path = os.path.join(args.out, "log.jsonl")
-device = backend.check_device(args.device)
-
-# What makes a run the run it is: --resume takes these from the checkpoint, and refuses one given
-# that differs (that would be another run, not this one continued). None: the model's own.
-RUN = {"arch": "mlp", "latent_dim": 100, "seed": 0, "pack": 1, "input_dropout": 0.0,
-       "batch_size": None, "optimizer": None}
-# How it trains and what it writes: --resume keeps the checkpoint's unless told otherwise (as it
-# does --lr and --ema).
-KEPT = {"k": 1, "saturating": False, "label_smoothing": 0.0, "log_every": 100,
-        "sample_every": 1000, "checkpoint_every": 2000, "keep_every": 0}
-ckpt = None
-if args.resume:
-    if not os.path.exists(ckpt_path):
-        sys.exit(f"--resume: no checkpoint at {ckpt_path}")
-    ckpt = minigan.load(ckpt_path, device=device)
-    before = {**RUN, **KEPT, **ckpt["config"]}          # runs from before a setting: its default
-    changed = {name: (before[name], getattr(args, name)) for name in RUN
-               if getattr(args, name) is not None and getattr(args, name) != before[name]}
-    if changed:
-        sys.exit(f"--resume: the checkpoint was trained with other settings: {changed} "
-                 f"(the checkpoint's, then the command line's)")
-    for name in (*RUN, *KEPT):
-        if getattr(args, name) is None:
-            setattr(args, name, before[name])
-for name, default in {**RUN, **KEPT}.items():
-    if getattr(args, name) is None:
-        setattr(args, name, default)
-spec = models.SPECS[args.arch]
-if args.batch_size is None:
-    args.batch_size = spec.batch_size
-if args.pack < 1 or args.batch_size % args.pack:
-    parser.error(f"--pack must be a positive divisor of the batch size {args.batch_size}, "
-                 f"got {args.pack}")
+LATENT_DIM = 100          # the length of z
+TRAIN_IMAGES = 50000      # train[0:50000]; train[50000:60000] is held out for examples/evaluate.py
+# What --resume may change; every other setting makes the run what it is.
+CHANGEABLE = ("steps", "lr", "lr_d", "ema", "log_every", "sample_every", "checkpoint_every")
+# Where and how the script runs, not settings of the run: never recorded, never compared.
+NOT_RECORDED = ("device", "out", "data_dir", "resume", "overwrite")
+# The files a run writes into --out (what --overwrite deletes).
+RUN_FILES = ("ckpt.npz", "ckpt_*.npz", "log.jsonl", "samples*.png", "losses.png")
+# Temporary files of a save that was killed (minigan.save and the log's rewrite leave them).
+STALE = (".ckpt*.npz.*.tmp", ".log.jsonl.*.tmp")
 
 
-def step_seed(*parts):
+@dataclass(frozen=True)
+class Recipe:
+    """What a recipe (a file in examples/recipes/) changes: D, how D starts, and the defaults."""
+    name: str                      # the recipe's file name, recorded in the checkpoint
+    arch: str                      # the preset whose G it trains (--arch chooses another)
+    discriminator: object = None   # arch -> a new D, in place of the preset's (None: the preset's)
+    d_init: str = None             # how that D's weights start (None: as the preset's D)
+    settings: dict = field(default_factory=dict)  # its defaults, e.g. {"lr": 4e-4}
+    batch_multiple: int = 1        # the batch size must be a multiple of this (a D that packs)
+    doc: str = ""                  # the recipe's docstring, for --help
+
+
+# --- settings -------------------------------------------------------------------------------------
+def make_parser(recipe=None):
+    """The command line: one line per setting. None as a default: the preset's own."""
+    p = Parser(prog=f"{recipe.name}.py" if recipe else "mnist.py",
+               description=recipe.doc if recipe else __doc__)
+    p.add_argument("--arch", default=recipe.arch if recipe else "mlp", choices=models.names(),
+                   help="the preset (minigan.models) whose G and D are trained")
+    p.add_argument("--steps", type=whole(at_least=1), default=15000,
+                   help="training steps, each k updates of D and one of G")
+    p.add_argument("--batch-size", type=whole(at_least=1),
+                   help="images per batch (default: the preset's)")
+    p.add_argument("--lr", type=number(above=0),
+                   help="Adam's learning rate for G, and for D unless --lr-d is given (default: "
+                        "the preset's)")
+    p.add_argument("--lr-d", type=number(above=0),
+                   help="D's learning rate (default: the preset's, or --lr where given)")
+    p.add_argument("--beta1", type=number(at_least=0, below=1),
+                   help="Adam's beta1 for both networks (default: the preset's)")
+    p.add_argument("--k", type=whole(at_least=1), default=1,
+                   help="D updates per G update (Algorithm 1's k)")
+    p.add_argument("--saturating", action=argparse.BooleanOptionalAction, default=False,
+                   help="G minimises log(1 - D(G(z))), the minimax loss, instead of "
+                        "-log D(G(z))")
+    p.add_argument("--label-smoothing", type=number(at_least=0, below=1), default=0.0,
+                   help="one-sided label smoothing: D's target for real images is 1 minus this")
+    p.add_argument("--ema", type=number(at_least=0, below=1),
+                   help="decay of the moving average of G's weights that samples are drawn "
+                        "from; 0: none (default: the preset's)")
+    p.add_argument("--seed", type=whole(at_least=0), default=0,
+                   help="seeds the weights, the data order and every random draw")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
+                   help="where to train: the CPU, or an NVIDIA GPU through CuPy")
+    p.add_argument("--out", default="out/mnist", help="the run's directory")
+    p.add_argument("--resume", action="store_true", help="go on with the run in --out")
+    p.add_argument("--overwrite", action="store_true",
+                   help="delete the run in --out and start a new one")
+    p.add_argument("--data-dir", help="directory of the MNIST *-ubyte(.gz) files (default: "
+                                      "$MINIGAN_DATA, then the download cache)")
+    p.add_argument("--log-every", type=whole(at_least=1), default=100,
+                   help="steps between log records")
+    p.add_argument("--sample-every", type=whole(at_least=1), default=1000,
+                   help="steps between sample grids")
+    p.add_argument("--checkpoint-every", type=whole(at_least=1), default=2000,
+                   help="steps between checkpoints")
+    p.set_defaults(keep_every=0)   # not a flag: examples/recipes/swa.py sets it
+    if recipe:
+        p.set_defaults(**recipe.settings)
+    return p
+
+
+UNSET = object()
+
+
+def parse_settings(argv, recipe):
+    """``(settings, given)``: every setting of a new run, and those given on the command line."""
+    parser = make_parser(recipe)
+    settings = vars(parser.parse_known_args([])[0])             # the defaults, with the recipe's
+    # argparse fills in a default only where the namespace has no value yet, so whatever is
+    # still UNSET after parsing was not given.
+    given = vars(parser.parse_args(argv, argparse.Namespace(**dict.fromkeys(settings, UNSET))))
+    given = {name: value for name, value in given.items() if value is not UNSET}
+    spec = models.SPECS[given.get("arch", settings["arch"])]
+    preset = {"batch_size": spec.batch_size, "lr": spec.optimizer["lr"], "ema": spec.ema,
+              "lr_d": spec.optimizer.get("lr_d", spec.optimizer["lr"]),
+              "beta1": spec.optimizer["betas"][0]}
+    settings.update({k: v for k, v in preset.items() if settings[k] is None})
+    if "lr" in given and "lr_d" not in given:
+        given["lr_d"] = given["lr"]                             # --lr alone: both networks'
+    return {**settings, **given}, given
+
+
+def resumed_settings(settings, given, run, me, out):
+    """The checkpoint's settings, with those given now that may change; others must agree."""
+    config = run["config"]
+    if config["latent_dim"] != LATENT_DIM:
+        fail(me, f"--resume: {out}'s run has latent_dim {config['latent_dim']}; this script "
+                 f"trains with {LATENT_DIM}")
+    for opt in ("opt_G", "opt_D"):
+        if run[opt].get("optimizer") != "Adam":
+            fail(me, f"--resume: {out}'s run trained with {run[opt].get('optimizer')}, not Adam")
+    before = {**settings, **{k: v for k, v in config.items()
+                             if k in settings and k not in NOT_RECORDED and v is not None}}
+    # The optimisers and the average hold the rates and the decay they trained with.
+    before.update(lr=run["opt_G"]["hparams.lr"], lr_d=run["opt_D"]["hparams.lr"],
+                  beta1=run["opt_G"]["hparams.betas"][0],
+                  ema=run["G_ema"]["decay"] if "G_ema" in run else 0.0)
+    fixed = [f"--{name.replace('_', '-')} {before[name]}" for name, value in given.items()
+             if name not in CHANGEABLE + NOT_RECORDED and value != before[name]]
+    if fixed:
+        fail(me, f"--resume: the run in {out} was trained with {', '.join(fixed)}; only "
+                 f"{', '.join('--' + n.replace('_', '-') for n in CHANGEABLE)} may change")
+    return {**before, **{k: v for k, v in given.items() if k in CHANGEABLE + NOT_RECORDED}}
+
+
+def run_files(out):
+    return sorted({path for pattern in RUN_FILES for path in glob.glob(os.path.join(out, pattern))})
+
+
+def step_seed(seed, *parts):
     """One int from (run seed, step, ...): random streams a resumed run can recreate exactly."""
-    return int(np.random.SeedSequence([args.seed, *parts]).generate_state(1)[0])
+    return int(np.random.SeedSequence([seed, *parts]).generate_state(1)[0])
 
 
-# --- data -------------------------------------------------------------------------------------
-images, _ = mnist.load_mnist("train", data_dir=args.data_dir)       # (60000, 28, 28) uint8
-# train[50000:60000] is held out, as in Goodfellow et al. 2014: examples/evaluate.py chooses the
-# Parzen window on it and scores real images from it as the ceiling for the generated ones.
-x_train = mnist.scale(images[:50000], spec.data_range, device=device)  # (50000, 1, 28, 28)
-batches = mnist.Batches(x_train, batch_size=args.batch_size, seed=args.seed)
+class StopRequest:
+    """Ctrl-C: finish the step, save and stop; a second Ctrl-C quits at once without saving."""
 
-# --- models and optimisers ----------------------------------------------------------------------
-G, D = models.build(args.arch, args.latent_dim, seed=args.seed, device=device,
-                    data=x_train, pack=args.pack,            # some start G's bias from the data
-                    input_dropout=args.input_dropout)
-opt_G, opt_D = models.make_optimizers(args.arch, G, D, optimizer=args.optimizer, lr=args.lr,
-                                      lr_d=args.lr_d,
-                                      betas=None if args.beta1 is None else (args.beta1, 0.999))
-ema = optim.EMA(G, decay=args.ema or spec.ema) if args.ema != 0 else None  # G's weights, averaged
-fixed_z = models.sample_noise(args.arch, 64, args.latent_dim, backend.rng(step_seed(0, 0), device),
-                              device)                              # (64, latent_dim)
-config = {k: v for k, v in vars(args).items() if k not in ("resume", "out", "data_dir")}
-# Plot titles: with --pack, D's loss and D(x), D(G(z)) are per pack of samples, not per image.
-run_name = args.arch if args.pack == 1 else f"{args.arch}, D judges packs of {args.pack}"
+    def __init__(self):
+        self.requested = False
 
-step, records = 0, []
-if args.resume:
-    G.load_state_dict(ckpt["G"])
-    D.load_state_dict(ckpt["D"])
-    asked = [{h: getattr(opt, h) for h in opt.hyperparameters} for opt in (opt_G, opt_D)]
-    opt_G.load_state_dict(ckpt["opt_G"])                           # moments, steps, and the
-    opt_D.load_state_dict(ckpt["opt_D"])                           # checkpoint's learning rates
-    batches.load_state_dict(ckpt["batches"])
-    step = ckpt["step"]
-    if os.path.exists(log_path):  # keep the log records the checkpoint has seen
-        with open(log_path) as f:
-            records = [r for r in map(json.loads, f) if r["step"] <= step]
-    print(f"resumed from {ckpt_path} at step {step}")
-    if any(v is not None for v in (args.lr, args.lr_d, args.beta1)):
-        for opt, hparams in zip((opt_G, opt_D), asked):            # unless told otherwise now
-            for name, value in hparams.items():
-                setattr(opt, name, value)
-        print(f"learning rates from the command line: G {opt_G.lr:g}, D {opt_D.lr:g}")
-    if args.ema is None and ckpt["config"].get("ema") == 0:
-        ema = None                                                 # trained with --ema 0: kept off
-    if ema is not None and "G_ema" in ckpt:
-        ema.load_state_dict(ckpt["G_ema"])                         # with the checkpoint's decay,
-        if args.ema is not None and args.ema != ema.decay:         # unless told otherwise now
-            ema.decay = args.ema
+    def __call__(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        print("\nstopping after this step (Ctrl-C again to quit without saving)", file=sys.stderr)
+
+
+def main(argv=None, recipe=None):
+    me = f"{recipe.name}.py" if recipe else "mnist.py"
+    s, given = parse_settings(argv, recipe)
+    out = s["out"]
+    ckpt_path, log_path = os.path.join(out, "ckpt.npz"), os.path.join(out, "log.jsonl")
+    if s["resume"] and s["overwrite"]:
+        fail(me, "--resume goes on with the run in --out and --overwrite replaces it: give one")
+    if os.path.exists(out) and not os.path.isdir(out):
+        fail(me, f"--out {out} is a file, not a directory")
+    if s["resume"] and not os.path.isfile(ckpt_path):
+        fail(me, f"--resume: no checkpoint at {ckpt_path}")
+    found = [os.path.basename(path) for path in run_files(out)]
+    if found and not s["resume"] and not s["overwrite"]:
+        fail(me, f"--out {out} holds a run already ({', '.join(found[:3])}"
+                 f"{', ...' if len(found) > 3 else ''}); add --resume to go on with it, or "
+                 f"--overwrite to replace it")
+    if s["data_dir"] is not None and not os.path.isdir(s["data_dir"]):
+        fail(me, f"--data-dir {s['data_dir']}: no such directory")
+    device = arguments.device(me, s["device"])
+
+    run = None
+    if s["resume"]:
+        try:
+            run = checkpoint.load(ckpt_path, device=device, resumable=True)
+        except (minigan.CheckpointError, OSError) as e:
+            fail(me, f"--resume: {first_line(e)}")
+        trained_by = run["config"].get("recipe")
+        if trained_by != (recipe and recipe.name):
+            script = f"examples/recipes/{trained_by}.py" if trained_by else "examples/mnist.py"
+            fail(me, f"--resume: the run in {out} was trained by {script}; resume it with "
+                     f"python {script} --out {out} --resume")
+        s = resumed_settings(s, given, run, me, out)
+        if run["step"] >= s["steps"]:
+            print(f"the run in {out} is at step {run['step']} already (--steps {s['steps']}); "
+                  f"nothing to do")
+            return
+    if s["batch_size"] > TRAIN_IMAGES:
+        fail(me, f"--batch-size must be at most {TRAIN_IMAGES}, the training images; got "
+                 f"{s['batch_size']}")
+    if recipe and s["batch_size"] % recipe.batch_multiple:
+        fail(me, f"--batch-size must be a multiple of {recipe.batch_multiple} for this recipe's "
+                 f"D; got {s['batch_size']}")
+    arch, seed, batch_size, k = s["arch"], s["seed"], s["batch_size"], s["k"]
+    spec = models.SPECS[arch]
+    title = arch if recipe is None else f"{arch}, {recipe.name}"  # of the run's plots and lines
+    config = {name: value for name, value in s.items() if name not in NOT_RECORDED}
+    config.update(latent_dim=LATENT_DIM, recipe=recipe.name if recipe else None)
+
+    # --- data -------------------------------------------------------------------------------------
+    try:
+        images, _ = mnist.load_mnist("train", data_dir=s["data_dir"])  # (60000, 28, 28) uint8
+    except mnist.MNISTNotFoundError:
+        fail(me, "no MNIST training files in --data-dir, $MINIGAN_DATA or the download cache, "
+                 "and no download; set MINIGAN_DATA to the directory of the four *-ubyte.gz "
+                 "files")
+    except mnist.MNISTError as e:
+        fail(me, first_line(e))
+    # train[50000:60000] is held out, as in Goodfellow et al. 2014: examples/evaluate.py chooses
+    # the Parzen window on it and scores real images from it as the ceiling for generated ones.
+    x_train = mnist.scale(images[:TRAIN_IMAGES], spec.data_range, device=device)
+    # x_train: (50000, 1, 28, 28) in the preset's data range
+    batches = mnist.Batches(x_train, batch_size=batch_size, seed=seed)
+
+    def real_batches():
+        while True:                                                   # epoch after epoch
+            yield from batches
+
+    # --- models and optimisers --------------------------------------------------------------------
+    make_d = None                                       # None: the preset's D; else the recipe's
+    if recipe is not None and recipe.discriminator is not None:
+        make_d = lambda: recipe.discriminator(arch)     # noqa: E731
+    G, D = models.build(arch, LATENT_DIM, seed=seed, device=device,
+                        data=x_train,                   # some presets start G's bias from it
+                        discriminator=make_d, d_init=recipe.d_init if recipe else None)
+    opt_G, opt_D = models.make_optimizers(arch, G, D, lr=s["lr"], lr_d=s["lr_d"],
+                                          betas=(s["beta1"], spec.optimizer["betas"][1]))
+    ema = EMA(G, decay=s["ema"]) if s["ema"] > 0 else None        # G's weights, averaged
+    fixed_z = models.sample_noise(arch, 64, LATENT_DIM,         # the grids' noise, (64, 100)
+                                  backend.rng(step_seed(seed, 0, 0), device), device)
+    step, records = 0, []
+    if run is not None:
+        try:
+            G.load_state_dict(run["G"])
+            D.load_state_dict(run["D"])
+            opt_G.load_state_dict(run["opt_G"])                    # moments and step counts,
+            opt_D.load_state_dict(run["opt_D"])                    # then the rates of now:
+            batches.load_state_dict(run["batches"])
+            if ema is not None and "G_ema" in run:
+                ema.load_state_dict(run["G_ema"])
+        except (nn.StateDictError, ValueError, KeyError) as e:
+            fail(me, f"--resume: {ckpt_path} does not fit {title}: {' '.join(str(e).split())}")
+        opt_G.lr, opt_D.lr = s["lr"], s["lr_d"]                    # the checkpoint's unless given
+        step = run["step"]
+        if ema is not None and "G_ema" in run:
+            ema.decay = s["ema"]                                   # the checkpoint's unless given
+        elif ema is not None:
+            print("the checkpoint has no average of G's weights: it starts here, from G")
+        records = read_log(log_path, step)                         # those the checkpoint has seen
+        print(f"resumed from {ckpt_path} at step {step}")
+        if "lr" in given or "lr_d" in given:
+            print(f"learning rates from the command line: G {opt_G.lr:g}, D {opt_D.lr:g}")
+        if "ema" in given and ema is not None:
             print(f"decay of the average from the command line: {ema.decay:g}")
-    elif ema is not None:
-        print("the checkpoint has no average of G's weights: it starts here, from G")
-config["ema"] = 0.0 if ema is None else ema.decay
+
+    # --- logging and saving -----------------------------------------------------------------------
+    stale = [p for pattern in STALE for p in glob.glob(os.path.join(out, pattern))]
+    try:
+        os.makedirs(out, exist_ok=True)
+        for path in stale + (run_files(out) if s["overwrite"] else []):
+            os.remove(path)                                        # asked for, or left by a kill
+        write_log(log_path, records)                               # atomically: kept or new
+        log_file = open(log_path, "a")
+    except OSError as e:
+        fail(me, f"--out {out}: cannot write there ({e.strerror or e})")
+    saved_step = step if run is not None else None
+    average_fitted_at = None
+
+    def fit_average():
+        """Batch norm statistics of the average's own (minigan.averaging.update_bn), before it is
+        drawn from or saved: EMA.update copies G's, which belong to G's weights, not to the
+        lagging average's. Its noise has a stream of its own: training goes on unchanged."""
+        nonlocal average_fitted_at
+        if ema is not None and average_fitted_at != step:
+            models.recompute_batch_norm(arch, ema.module, batch_size, LATENT_DIM,
+                                        backend.rng(step_seed(seed, step, 3), device), device)
+            average_fitted_at = step
+
+    def save_checkpoint():
+        """Write ckpt.npz (and ckpt_<step>.npz where kept); False if the weights are not finite."""
+        nonlocal saved_step
+        fit_average()
+        keep = s["keep_every"] and step % s["keep_every"] == 0
+        paths = [ckpt_path] + ([os.path.join(out, f"ckpt_{step:06d}.npz")] if keep else [])
+        for path in paths:
+            try:
+                checkpoint.save(path, G=G, step=step, config=config, D=D, opt_G=opt_G,
+                                opt_D=opt_D, batches=batches.state_dict(), G_ema=ema)
+            except checkpoint.NonFiniteError:
+                return False
+            except OSError as e:
+                fail(me, f"cannot write {path}: {e.strerror or e}")
+        saved_step = step
+        return True
+
+    def save_samples():
+        fit_average()
+        sampler = G if ema is None else ema.module
+        sampler.eval()                                       # batch norm on its running statistics
+        with minigan.no_grad():
+            fake = sampler(fixed_z)                          # (64, 1, 28, 28)
+        G.train()
+        label = f"{title}, step {step}" + ("" if ema is None else " (averaged G)")
+        for name in (f"samples_{step:06d}.png", "samples.png"):
+            save_image_grid(fake, os.path.join(out, name), value_range=spec.data_range,
+                            title=label)
+        save_loss_curves(records, os.path.join(out, "losses.png"), title=title)
+        return float(fake.data.mean())
+
+    def diverged(losses):
+        where = (f"the last good checkpoint is {ckpt_path} (step {saved_step})"
+                 if saved_step is not None else "no checkpoint was written")
+        fail(me, f"training diverged at step {step}: loss_d={losses['loss_d']}, "
+                 f"loss_g={losses['loss_g']}; stopped without saving ({where}); try a lower --lr")
+
+    # --- training loop ----------------------------------------------------------------------------
+    print(f"training {title} on {device}: G {models.parameter_count(G):,} and "
+          f"D {models.parameter_count(D):,} parameters, {s['steps']} steps of batch {batch_size}")
+    G.train(), D.train()
+    data = real_batches()
+    bar = Progress(total=s["steps"], start=step)
+    collapse_warned = False
+    t0 = time.perf_counter() - (records[-1]["time"] if records else 0.0)  # seconds, across resumes
+    stop = StopRequest()
+    previous_handler = signal.signal(signal.SIGINT, stop)
+    try:
+        while step < s["steps"] and not stop.requested:
+            nn.init.manual_seed(step_seed(seed, step, 1))          # dropout masks of this step
+            noise = backend.rng(step_seed(seed, step, 2), device)  # z for each update of this step
+            z = lambda: models.sample_noise(arch, batch_size, LATENT_DIM, noise,  # noqa: E731
+                                            device)                # (N, 100)
+            # k updates of D: up the gradient of log D(x) + log(1 - D(G(z))), G held fixed
+            for _ in range(k):
+                real = minigan.tensor(next(data))                  # (N, 1, 28, 28)
+                real_logits, fake_logits = gan.discriminator_step(
+                    G, D, opt_D, real, z(), label_smoothing=s["label_smoothing"])
+            # one update of G: down the gradient of -log D(G(z)), D held fixed
+            g_logits = gan.generator_step(G, D, opt_G, z(), saturating=s["saturating"])
+            if ema is not None:
+                ema.update()
+            step += 1
+
+            log_due = step % s["log_every"] == 0 or step == s["steps"]
+            checkpoint_due = (step % s["checkpoint_every"] == 0 or step == s["steps"]
+                              or stop.requested
+                              or (s["keep_every"] and step % s["keep_every"] == 0))
+            if log_due or checkpoint_due:
+                # The loop's host synchronisation: four numbers, only where they are used.
+                record = {"step": step, "time": round(time.perf_counter() - t0, 3),
+                          **losses(real_logits, fake_logits, g_logits, s)}
+                if not np.isfinite([record["loss_d"], record["loss_g"]]).all():
+                    bar.close()
+                    diverged(record)
+            if log_due:
+                records.append(record)
+                log_file.write(json.dumps(record) + "\n")
+                log_file.flush()
+                bar.update(step, loss_d=record["loss_d"], loss_g=record["loss_g"],
+                           **{"D(x)": record["d_real"], "D(G(z))": record["d_fake"]})
+
+            if step % s["sample_every"] == 0 or step == s["steps"]:
+                mean_pixel = save_samples()
+                low, high = spec.data_range
+                if (not collapse_warned and records and records[-1]["d_fake"] < 0.01
+                        and mean_pixel < low + 0.05 * (high - low)):
+                    collapse_warned = True
+                    print(f"\nwarning: collapse at step {step}: D(G(z)) = "
+                          f"{records[-1]['d_fake']:.4f} and G's samples are all at {low:g} "
+                          f"(blank): D won early and G gets no useful gradient "
+                          f"(docs/models.md explains why)", file=sys.stderr)
+
+            if checkpoint_due and not save_checkpoint():           # a weight is NaN or inf
+                bar.close()
+                diverged(record)
+    except KeyboardInterrupt:
+        bar.close()
+        fail(me, f"stopped at step {step} without saving" +
+             (f"; the last checkpoint is {ckpt_path} (step {saved_step})"
+              if saved_step is not None else ""))
+    finally:
+        log_file.close()
+        signal.signal(signal.SIGINT, previous_handler)
+    bar.close()
+    elapsed = time.perf_counter() - t0
+    written = [name for name in ("samples.png", "losses.png", "ckpt.npz")
+               if os.path.exists(os.path.join(out, name))]
+    print(f"{'stopped' if stop.requested else 'done'} at step {step} in {elapsed:.0f} s; "
+          f"{', '.join(written)} in {out}")
 
 
-def fit_average():
-    """Batch norm statistics of the average's own (minigan.optim.update_bn), before it is drawn
-    from or saved: EMA.update copies G's, which belong to G's weights, not to the lagging
-    average's. Its noise has a stream of its own, so training, and a resumed run, are unchanged."""
-    global average_fitted_at
-    if ema is not None and average_fitted_at != step:
-        models.recompute_batch_norm(args.arch, ema.module, args.batch_size, args.latent_dim,
-                                    backend.rng(step_seed(step, 3), device), device)
-        average_fitted_at = step
-
-
-average_fitted_at = None
-
-
-def keep_step():
-    return args.keep_every and step % args.keep_every == 0
-
-
-def save_checkpoint():
-    fit_average()
-    average = {} if ema is None else {"G_ema": ema}
-    paths = [ckpt_path] + ([os.path.join(args.out, f"ckpt_{step:06d}.npz")] if keep_step() else [])
-    for path in paths:
-        minigan.save(path, G=G, D=D, opt_G=opt_G, opt_D=opt_D, step=step,
-                     batches=batches.state_dict(), config=config, **average)
-
-
-def save_samples():
-    fit_average()
-    sampler = G if ema is None else ema.module
-    sampler.eval()  # batch norm on its running statistics
+def losses(real_logits, fake_logits, g_logits, s):
+    """The log record's numbers, from the logits of the step's last D update and of G's."""
+    d_loss = gan.discriminator_loss(real_logits, fake_logits, s["label_smoothing"])
+    g_loss = gan.generator_loss(g_logits, s["saturating"])
     with minigan.no_grad():
-        fake = sampler(fixed_z)                                    # (64, 1, 28, 28)
-    G.train()
-    title = f"{run_name}, step {step}" + ("" if ema is None else " (averaged G)")
-    save_image_grid(fake, os.path.join(args.out, f"samples_{step:06d}.png"),
-                    value_range=spec.data_range, title=title)
-    save_image_grid(fake, os.path.join(args.out, "samples.png"), value_range=spec.data_range,
-                    title=title)
-    return float(fake.data.mean())
+        d_real, d_fake = (F.sigmoid(minigan.Tensor(a)).mean().item()
+                          for a in (real_logits, fake_logits))
+    return {"loss_d": float(d_loss), "loss_g": float(g_loss), "d_real": d_real, "d_fake": d_fake}
 
 
-def real_batches():
-    while True:  # epoch after epoch
-        yield from batches
+def read_log(path, up_to):
+    """The records of log.jsonl up to step ``up_to`` (a line cut short by a kill is dropped)."""
+    if not os.path.exists(path):
+        return []
+    records = []
+    with open(path) as f:
+        for line in f:
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(record, dict) and record.get("step", up_to + 1) <= up_to:
+                records.append(record)
+    return records
 
 
-# Ctrl-C finishes the current step, saves, and stops (a second Ctrl-C stops at once).
-stop_requested = False
+def write_log(path, records):
+    """Replace the log with ``records``, atomically: a kill leaves the old log or the new one."""
+    tmp = os.path.join(os.path.dirname(os.path.abspath(path)),
+                       f".{os.path.basename(path)}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "w") as f:
+            f.writelines(json.dumps(r) + "\n" for r in records)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
 
 
-def request_stop(signum, frame):
-    global stop_requested
-    if stop_requested:
-        raise KeyboardInterrupt
-    stop_requested = True
-    print("\nstopping after this step (Ctrl-C again to quit without saving)", file=sys.stderr)
-
-
-signal.signal(signal.SIGINT, request_stop)
-
-# --- training loop ------------------------------------------------------------------------------
-print(f"training {args.arch} on {device}: G {models.parameter_count(G):,} and "
-      f"D {models.parameter_count(D):,} parameters, {args.steps} steps of batch {args.batch_size}")
-G.train(), D.train()
-data = real_batches()
-bar = Progress(total=args.steps, start=step)
-collapse_warned = False
-log_file = open(log_path, "w")
-for r in records:
-    log_file.write(json.dumps(r) + "\n")
-t0 = time.perf_counter() - (records[-1]["time"] if records else 0.0)  # seconds, across resumes
-
-while step < args.steps and not stop_requested:
-    nn.init.manual_seed(step_seed(step, 1))                       # dropout masks of this step
-    noise = backend.rng(step_seed(step, 2), device)               # z for each update of this step
-    result = gan.train_step(
-        G, D, opt_G, opt_D,
-        real=[minigan.tensor(next(data)) for _ in range(args.k)],  # k batches (N, 1, 28, 28)
-        z=lambda: models.sample_noise(args.arch, args.batch_size, args.latent_dim, noise, device),
-        k=args.k, saturating=args.saturating, label_smoothing=args.label_smoothing)
-    if ema is not None:
-        ema.update()
-    step += 1
-
-    if step % args.log_every == 0 or step == args.steps:
-        # The one host synchronisation of the loop: four scalars every --log-every steps.
-        record = {"step": step, "time": round(time.perf_counter() - t0, 3),
-                  "loss_d": float(result.d_loss), "loss_g": float(result.g_loss),
-                  "d_real": float(result.d_real), "d_fake": float(result.d_fake)}
-        if not all(math.isfinite(record[k]) for k in ("loss_d", "loss_g")):
-            bar.close()
-            where = (f"the last good checkpoint is {ckpt_path}"
-                     if os.path.exists(ckpt_path) else "no checkpoint was written yet")
-            sys.exit(f"training diverged at step {step}: loss_d={record['loss_d']}, "
-                     f"loss_g={record['loss_g']}; stopping without saving ({where}). "
-                     f"Try a lower --lr.")
-        records.append(record)
-        log_file.write(json.dumps(record) + "\n")
-        log_file.flush()
-        bar.update(step, loss_d=record["loss_d"], loss_g=record["loss_g"],
-                   **{"D(x)": record["d_real"], "D(G(z))": record["d_fake"]})
-
-    if step % args.sample_every == 0 or step == args.steps:
-        mean_pixel = save_samples()
-        save_loss_curves(records, os.path.join(args.out, "losses.png"), title=run_name)
-        low = spec.data_range[0]
-        if (not collapse_warned and records and records[-1]["d_fake"] < 0.01
-                and mean_pixel < low + 0.05 * (spec.data_range[1] - low)):
-            collapse_warned = True
-            print(f"\nwarning: collapse at step {step}: D(G(z)) = {records[-1]['d_fake']:.4f} and "
-                  f"G's samples are all at {low:g} (blank). D won early and G gets no useful "
-                  f"gradient: {args.arch} has no normalisation in G (docs/models.md explains why; "
-                  f"--arch dcgan_tf adds the batch norm back).", file=sys.stderr)
-
-    if step % args.checkpoint_every == 0 or keep_step() or step == args.steps or stop_requested:
-        save_checkpoint()
-
-bar.close()
-log_file.close()
-elapsed = time.perf_counter() - t0
-print(f"{'stopped' if stop_requested else 'done'} at step {step} in {elapsed:.0f} s; "
-      f"samples in {os.path.join(args.out, 'samples.png')}, checkpoint {ckpt_path}")
+if __name__ == "__main__":
+    main()

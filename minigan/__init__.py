@@ -10,7 +10,7 @@
 
 from . import backend, functional, ops
 from . import nn
-from . import optim
+from . import averaging, optim
 from . import data, gan
 from . import metrics
 from .io import CheckpointError, load, save
@@ -36,6 +36,6 @@ __all__ = [
     "maximum", "minimum", "where", "matmul", "sum", "mean", "max",
     "reshape", "transpose", "permute", "flatten", "concatenate", "cat", "stack", "pad",
     "backend", "functional", "ops", "nn",
-    "optim", "save", "load", "CheckpointError",
+    "optim", "averaging", "save", "load", "CheckpointError",
     "data", "gan", "metrics",
 ]

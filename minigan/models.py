@@ -1,31 +1,29 @@
-"""Reference GAN architectures for 28x28 MNIST, each buildable by name.
+"""The reference GAN architectures for 28x28 MNIST, from the literature, each buildable by name.
 
     G, D = minigan.models.build("dcgan_bn", latent_dim=100, seed=0)
     spec = minigan.models.SPECS["dcgan_bn"]     # data range, noise, optimiser settings, source
 
 Every generator maps noise ``(N, latent_dim)`` to images ``(N, 1, 28, 28)`` in the model's data
 range; every discriminator maps images to one *logit* per image, ``(N, 1)`` (D(x) = sigmoid of
-it; the losses in ``minigan.gan`` work on logits for stability).
+it; the losses in ``minigan.gan`` work on logits for stability). Each spec's ``source`` says
+where the model comes from; docs/models.md describes them and docs/results.md measures them.
 
 Shapes are written after each layer as ``# (N, C, H, W)``. Keras models are ported with Keras'
 semantics (``padding="same"``, LeakyReLU slope 0.3, Glorot-uniform kernels, zero biases, batch
 norm with momentum 0.99 and epsilon 1e-3 -- PyTorch's ``momentum=0.01, eps=1e-3``).
 """
 
-import dataclasses
-import functools
 import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import backend, nn, optim
-from .io import CheckpointError, load
+from . import averaging, backend, nn, optim
 from .nn import init
 from .tensor import Tensor
 
-__all__ = ["ModelSpec", "SPECS", "names", "build", "load_generator", "load_discriminator",
-           "init_output_bias", "make_optimizers", "sample_noise", "recompute_batch_norm"]
+__all__ = ["ModelSpec", "SPECS", "names", "build", "init_output_bias", "make_optimizers",
+           "sample_noise", "recompute_batch_norm", "parameter_count"]
 
 
 @dataclass(frozen=True)
@@ -33,7 +31,7 @@ class ModelSpec:
     """How to build and train one reference architecture."""
     name: str
     generator: callable            # latent_dim -> Module
-    discriminator: callable        # image channels -> Module (more than 1: packed samples)
+    discriminator: callable        # image channels -> Module
     source: str                    # where the architecture comes from
     data_range: tuple = (-1.0, 1.0)  # the generator's output range; data is scaled to match
     noise: str = "normal"          # "normal": N(0, 1); "uniform": U(-1, 1); "uniform:R": U(-R, R)
@@ -42,7 +40,7 @@ class ModelSpec:
     init: object = "pytorch"       # one scheme for both networks, or (G's, D's); see _initialise
     output_bias: str = "zeros"     # "marginals": G's last bias from the data (init_output_bias)
     batch_size: int = 64           # the minibatch the settings were made for
-    ema: float = 0.999             # decay of the moving average of G's weights (mnist.py --ema)
+    ema: float = 0.999             # decay of the moving average of G's weights to sample from
 
 
 # --- building blocks ------------------------------------------------------------------------
@@ -161,24 +159,22 @@ def _dcgan_bn_discriminator(channels=1):
     )
 
 
-def _dcgan_sn_discriminator(channels=1, hidden=0):
-    # dcgan_bn's D with spectral normalisation (nn.SpectralNorm) in place of batch norm: every
-    # layer is 1-Lipschitz (about, for the convolutions), and each image is judged on its own,
-    # not by its batch's statistics. With hidden=0 the logit is a weighted sum over the 7x7
-    # positions of features of one 10x10 patch each, so D can score strokes but not how the
-    # strokes of one digit fit together; hidden > 0 puts a layer of that many units, which sees
-    # every patch, before the logit (dcgan_sn_fc).
+def _sn_fc_discriminator(channels=1):
+    # dcgan_bn's D with spectral normalisation (nn.SpectralNorm; Miyato et al. 2018) in place of
+    # batch norm, and a hidden layer before the logit. Without it the logit would be a weighted
+    # sum over the 7x7 positions of features of one 10x10 patch each; the hidden layer sees
+    # every patch at once.
     sn = nn.SpectralNorm
-    layers = [
+    return nn.Sequential(
         sn(nn.Conv2d(channels, 64, 4, stride=2, padding=1)),                  # (N, 64, 14, 14)
         nn.LeakyReLU(0.2),
         sn(nn.Conv2d(64, 128, 4, stride=2, padding=1)),                       # (N, 128, 7, 7)
         nn.LeakyReLU(0.2),
         nn.Flatten(),                                                         # (N, 6272)
-    ]
-    if hidden:
-        layers += [sn(nn.Linear(128 * 7 * 7, hidden)), nn.LeakyReLU(0.2)]   # (N, hidden)
-    return nn.Sequential(*layers, sn(nn.Linear(hidden or 128 * 7 * 7, 1)))   # (N, 1)
+        sn(nn.Linear(128 * 7 * 7, 256)),                                      # (N, 256)
+        nn.LeakyReLU(0.2),
+        sn(nn.Linear(256, 1)),                                                # (N, 1)
+    )
 
 
 def _mlp_sigmoid_generator(latent_dim):
@@ -202,13 +198,13 @@ def _goodfellow2014_generator(latent_dim):
     )
 
 
-def _goodfellow2014_discriminator(channels=1, input_dropout=0.2):
+def _goodfellow2014_discriminator(channels=1):
     # Maxout layers of 240 units x 5 pieces: a Linear to 1200 features, then the max of each
     # group of 5. Dropout on the input (keep 0.8) and hidden layers (keep 0.5), as in the paper's
-    # pylearn2 configuration; input_dropout=0 leaves out the first.
+    # pylearn2 configuration.
     return nn.Sequential(
         nn.Flatten(),                                       # (N, 784 * channels)
-        *([nn.Dropout(input_dropout)] if input_dropout else []),
+        nn.Dropout(0.2),
         nn.Linear(784 * channels, 240 * 5), nn.Maxout(5),   # (N, 240)
         nn.Dropout(0.5),
         nn.Linear(240, 240 * 5), nn.Maxout(5),              # (N, 240)
@@ -217,68 +213,17 @@ def _goodfellow2014_discriminator(channels=1, input_dropout=0.2):
     )
 
 
-def _conv_maxout_discriminator(channels=1):
-    # goodfellow2014's D with its first maxout layer replaced by dcgan_bn's two convolutions
-    # (without their batch norm): D sees neighbouring pixels together, as a convolutional D
-    # does, and keeps the maxout D's dropout, its second maxout layer and its logit.
-    return nn.Sequential(
-        nn.Dropout(0.2),
-        nn.Conv2d(channels, 64, 4, stride=2, padding=1),    # (N, 64, 14, 14)
-        nn.LeakyReLU(0.2),
-        nn.Conv2d(64, 128, 4, stride=2, padding=1),         # (N, 128, 7, 7)
-        nn.LeakyReLU(0.2),
-        nn.Flatten(),                                       # (N, 6272)
-        nn.Dropout(0.5),
-        nn.Linear(128 * 7 * 7, 240 * 5), nn.Maxout(5),      # (N, 240)
-        nn.Dropout(0.5),
-        nn.Linear(240, 1),                                  # (N, 1)
-    )
-
-
-_GOODFELLOW2014 = ModelSpec(
-    "goodfellow2014", _goodfellow2014_generator, _goodfellow2014_discriminator,
-    source="Goodfellow et al., 'Generative Adversarial Nets', NeurIPS 2014, MNIST model: "
-           "G 100 -> 1200 ReLU -> 1200 ReLU -> 784 sigmoid from uniform noise; D two maxout "
-           "layers (240 units x 5 pieces) with dropout, then a sigmoid unit.",
-    # Noise: pylearn2's "uniform", U(-sqrt 3, sqrt 3), which has unit variance.
-    data_range=(0.0, 1.0), noise=f"uniform:{math.sqrt(3)}",
-    # The released pylearn2 configuration: weights U(-0.05, 0.05) in G and U(-0.005, 0.005)
-    # in D, G's sigmoid bias from the data's pixel means, batch 100. Its optimiser, SGD at
-    # 0.1 with momentum 0.5 and D's cost halved (D at 0.05), lost to D in 3 of 4 seeds here;
-    # Adam with D at half G's rate trains: at 4e-4 / 2e-4 (twice mlp_sigmoid's) and with an
-    # average over about the last ninth of the run, better than at 2e-4 / 1e-4 at every step
-    # measured, on three seeds (docs/models.md, docs/results.md).
-    init=("uniform:0.05", "uniform:0.005"), output_bias="marginals", batch_size=100,
-    optimizer=dict(name="adam", lr=4e-4, lr_d=2e-4, betas=(0.5, 0.999)), ema=0.9999)
-
-
-def _trained_as_goodfellow2014(name, generator, discriminator, g_init, source):
-    """A spec whose D starts and learns as goodfellow2014's: its D initialisation, learning
-    rates (Adam 4e-4, D 2e-4) and average of G's weights; G keeps its own initialisation."""
-    return ModelSpec(name, generator, discriminator, source=source,
-                     init=(g_init, _GOODFELLOW2014.init[1]),
-                     optimizer=_GOODFELLOW2014.optimizer, ema=_GOODFELLOW2014.ema)
-
-
-def _against_sn_fc(name, generator, g_init, source):
-    """A spec whose D is dcgan_sn's with a hidden layer of 256 units, drawn from N(0, 0.02) and
-    trained at G's rate, twice dcgan_bn's (Adam 4e-4), with the 0.9999 average of G's weights;
-    G keeps its own initialisation."""
-    return ModelSpec(name, generator, functools.partial(_dcgan_sn_discriminator, hidden=256),
-                     source=source, init=(g_init, "dcgan"),
-                     optimizer=dict(name="adam", lr=4e-4, betas=(0.5, 0.999)), ema=0.9999)
-
+_dcgan_tf_generator = lambda d: _keras_dcgan_generator(d, batch_norm=True)  # noqa: E731
 
 SPECS = {s.name: s for s in [
     ModelSpec(
         "dcgan", lambda d: _keras_dcgan_generator(d, batch_norm=False), _keras_dcgan_discriminator,
         source="The Keras DCGAN of the TensorFlow 'Deep Convolutional GAN' tutorial, as it is "
-               "commonly copied without its BatchNormalization layers. Collapses: D wins early "
-               "and G's output sticks at -1 (see docs/models.md).",
+               "commonly copied without its BatchNormalization layers (docs/models.md shows "
+               "what that does).",
         init="keras"),
     ModelSpec(
-        "dcgan_tf", lambda d: _keras_dcgan_generator(d, batch_norm=True),
-        _keras_dcgan_discriminator,
+        "dcgan_tf", _dcgan_tf_generator, _keras_dcgan_discriminator,
         source="The TensorFlow 'Deep Convolutional GAN' tutorial's Keras model, with batch norm "
                "after the Dense layer and the first two transposed convolutions of G.",
         init="keras"),
@@ -298,55 +243,41 @@ SPECS = {s.name: s for s in [
                "weights drawn from N(0, 0.02).",
         init="dcgan"),
     ModelSpec(
-        "dcgan_sn", _dcgan_bn_generator, _dcgan_sn_discriminator,
-        source="dcgan_bn with spectral normalisation in D instead of batch norm (Miyato et al., "
-               "'Spectral Normalization for Generative Adversarial Networks', ICLR 2018); G is "
-               "dcgan_bn's.",
-        init="dcgan"),
-    _against_sn_fc(
-        "dcgan_sn_fc", _dcgan_bn_generator, "dcgan",
-        source="dcgan_sn with a hidden fully connected layer (256 units) in D between the "
-               "convolutions and the logit, so that D judges the whole digit and not a sum of "
-               "patches; G is dcgan_bn's (docs/models.md)."),
-    _against_sn_fc(
-        "dcgan_tf_sn_fc", lambda d: _keras_dcgan_generator(d, batch_norm=True), "keras",
-        source="dcgan_tf's Keras G against dcgan_sn_fc's D, trained as dcgan_sn_fc "
-               "(docs/models.md)."),
-    _trained_as_goodfellow2014(
-        "dcgan_maxout", _dcgan_bn_generator, _goodfellow2014_discriminator, "dcgan",
-        source="dcgan_bn's convolutional G against goodfellow2014's maxout D (dropout on its "
-               "input and hidden units), with goodfellow2014's D initialisation, rates and "
-               "average: the same G learns faster and further than against a convolutional D "
-               "(docs/results.md)."),
-    _trained_as_goodfellow2014(
-        "dcgan_convmaxout", _dcgan_bn_generator, _conv_maxout_discriminator, "dcgan",
-        source="dcgan_bn's G against goodfellow2014's maxout D with its first maxout layer "
-               "replaced by dcgan_bn's two convolutions (no batch norm), with goodfellow2014's "
-               "D initialisation, rates and average: it starts faster than dcgan_maxout, then "
-               "D outruns G and the score stops short (docs/results.md)."),
-    _trained_as_goodfellow2014(
-        "dcgan_tf_maxout", lambda d: _keras_dcgan_generator(d, batch_norm=True),
-        _goodfellow2014_discriminator, "keras",
-        source="dcgan_tf's Keras G against goodfellow2014's maxout D, with goodfellow2014's D "
-               "initialisation, rates and average, as dcgan_maxout does for dcgan_bn's G: the "
-               "tutorial's G passes an Inception Score of 9, which it does not against its own "
-               "convolutional D (docs/results.md)."),
-    ModelSpec(
         "mlp_sigmoid", _mlp_sigmoid_generator, _mlp_sigmoid_discriminator,
         source="A small fully connected GAN with a sigmoid output, for data in [0, 1] "
-               "(100-128-256-784 generator, 784-256-128-1 discriminator). G starts with He "
-               "weights and the data's mean image as its output bias, and D learns at half G's "
-               "rate: with PyTorch's default weights G's output hardly depends on z at the start, "
-               "D wins within 1,000 steps and G collapses to one binary image (docs/models.md).",
+               "(100-128-256-784 generator, 784-256-128-1 discriminator), started as Goodfellow "
+               "et al. 2014 started their sigmoid generator: He weights in G, its output bias "
+               "from the data's mean image, and D at half G's rate (docs/models.md says why).",
         data_range=(0.0, 1.0), init=("he", "pytorch"), output_bias="marginals",
         optimizer=dict(name="adam", lr=2e-4, lr_d=1e-4, betas=(0.5, 0.999))),
-    _GOODFELLOW2014,
-    dataclasses.replace(
-        _GOODFELLOW2014, name="goodfellow2014_noinputdrop",
-        discriminator=functools.partial(_goodfellow2014_discriminator, input_dropout=0),
-        source="goodfellow2014 without the dropout on D's input (its hidden dropout kept): D "
-               "sees every pixel, so G is pushed to sharper, more typical strokes; a higher "
-               "Parzen estimate for fewer kinds of digit (docs/results.md)."),
+    ModelSpec(
+        "goodfellow2014", _goodfellow2014_generator, _goodfellow2014_discriminator,
+        source="Goodfellow et al., 'Generative Adversarial Nets', NeurIPS 2014, MNIST model: "
+               "G 100 -> 1200 ReLU -> 1200 ReLU -> 784 sigmoid from uniform noise; D two maxout "
+               "layers (240 units x 5 pieces) with dropout, then a sigmoid unit. Trained with "
+               "Adam instead of the paper's SGD (docs/models.md says why).",
+        # Noise: pylearn2's "uniform", U(-sqrt 3, sqrt 3), which has unit variance. Weights and
+        # G's output bias as in the released pylearn2 configuration: U(-0.05, 0.05) in G,
+        # U(-0.005, 0.005) in D, G's sigmoid bias from the data's pixel means; batch 100. D at
+        # half G's rate keeps the configuration's halved D cost.
+        data_range=(0.0, 1.0), noise=f"uniform:{math.sqrt(3)}",
+        init=("uniform:0.05", "uniform:0.005"), output_bias="marginals", batch_size=100,
+        optimizer=dict(name="adam", lr=4e-4, lr_d=2e-4, betas=(0.5, 0.999)), ema=0.9999),
+    # The documented best recipe for each convolutional generator (docs/results.md): its G
+    # against one D, a spectrally normalised dcgan_bn D with a hidden layer, drawn from
+    # N(0, 0.02) and trained at G's rate, twice dcgan_bn's, with the 0.9999 average of G.
+    ModelSpec(
+        "dcgan_sn_fc", _dcgan_bn_generator, _sn_fc_discriminator,
+        source="dcgan_bn's G against dcgan_bn's D with spectral normalisation (Miyato et al., "
+               "'Spectral Normalization for Generative Adversarial Networks', ICLR 2018) in "
+               "place of batch norm and a hidden layer of 256 units before the logit.",
+        init="dcgan", optimizer=dict(name="adam", lr=4e-4, betas=(0.5, 0.999)), ema=0.9999),
+    ModelSpec(
+        "dcgan_tf_sn_fc", _dcgan_tf_generator, _sn_fc_discriminator,
+        source="dcgan_tf's G (Glorot weights, Keras batch norm) against dcgan_sn_fc's D, "
+               "trained as dcgan_sn_fc.",
+        init=("keras", "dcgan"), optimizer=dict(name="adam", lr=4e-4, betas=(0.5, 0.999)),
+        ema=0.9999),
 ]}
 
 
@@ -361,7 +292,8 @@ def _spec(name):
     return SPECS[name]
 
 
-def build(name, latent_dim=100, seed=None, device="cpu", data=None, pack=1, input_dropout=0.0):
+def build(name, latent_dim=100, seed=None, device="cpu", data=None, discriminator=None,
+          d_init=None):
     """Build the generator and discriminator of the architecture ``name``.
 
     Args:
@@ -372,29 +304,22 @@ def build(name, latent_dim=100, seed=None, device="cpu", data=None, pack=1, inpu
         data: training images in the model's data range, ``(N, 1, 28, 28)``. Models whose spec
             says ``output_bias="marginals"`` start G's output bias from them
             (:func:`init_output_bias`); other models ignore them.
-        pack: D judges packs of this many samples (PacGAN; ``nn.Pack``): its first layer takes
-            ``pack`` images stacked as channels, and it returns one logit per pack.
-        input_dropout: D drops each pixel of its input with this probability in training (an
-            ``nn.Dropout`` in front of D), as goodfellow2014's D does with 0.2: D cannot lean on
-            any few pixels, and the gradient it hands G is spread over the whole image. 0: none.
+        discriminator: to train this G against another D: a callable that returns a new D
+            (its layers built, not yet initialised), in place of the spec's.
+        d_init: the initialisation scheme of that D (see :func:`_initialise`); None: the spec's.
 
     Returns:
         ``(G, D)``: G maps ``(N, latent_dim)`` noise to ``(N, 1, 28, 28)`` images, D maps images
-        to ``(N // pack, 1)`` logits.
+        to ``(N, 1)`` logits.
     """
     spec = _spec(name)
     if seed is not None:
         init.manual_seed(seed)
-    packer = nn.Pack(pack)                      # checks pack before D is sized by it
-    dropper = nn.Dropout(input_dropout)         # checks the probability before anything is built
-    G, D = spec.generator(latent_dim), spec.discriminator(packer.m)
-    if packer.m != 1:
-        D = nn.Sequential(packer, D)            # (N, 1, 28, 28) -> (N/pack, pack, 28, 28) -> D
-    if input_dropout:
-        D = nn.Sequential(dropper, D)           # pixels dropped before D (or its packer) sees them
-    schemes = spec.init if isinstance(spec.init, tuple) else (spec.init, spec.init)
-    for module, scheme in zip((G, D), schemes):
-        _initialise(module, scheme)
+    G = spec.generator(latent_dim)
+    D = spec.discriminator() if discriminator is None else discriminator()
+    g_scheme, d_scheme = spec.init if isinstance(spec.init, tuple) else (spec.init, spec.init)
+    _initialise(G, g_scheme)
+    _initialise(D, d_scheme if d_init is None else d_init)
     if spec.output_bias == "marginals" and data is not None:
         init_output_bias(G, data, spec.data_range)
     return G.to(device), D.to(device)
@@ -528,85 +453,17 @@ def recompute_batch_norm(name, G, batch_size=None, latent_dim=100, generator=Non
                          batches=100):
     """Give a generator's batch norm layers the statistics of its own weights, from its noise.
 
-    An averaged generator (``optim.EMA``, ``optim.average_state_dicts``) carries batch norm
-    statistics copied or averaged from other weights; ``optim.update_bn`` replaces them with the
-    mean batch statistics of ``batches`` batches of the model's noise, ``batch_size`` (default:
-    the model's) samples each, as in training. Models without batch norm draw no noise.
+    An averaged generator (``averaging.EMA``, ``averaging.average_state_dicts``) carries batch
+    norm statistics copied or averaged from other weights; ``averaging.update_bn`` replaces them
+    with the mean batch statistics of ``batches`` batches of the model's noise, ``batch_size``
+    (default: the model's) samples each, as in training. Models without batch norm draw no noise.
 
     Returns:
         The number of batches run: ``batches``, or 0 where G has no batch norm.
     """
     batch_size = batch_size or _spec(name).batch_size
     noise = (sample_noise(name, batch_size, latent_dim, generator, device) for _ in range(batches))
-    return optim.update_bn(noise, G)
-
-
-def _open_checkpoint(checkpoint, device):
-    """``(ckpt, where, config)``: a checkpoint (a path, or what ``minigan.load`` returned for
-    one), how error messages should name it, and its config (empty if it has none)."""
-    if isinstance(checkpoint, dict):
-        return checkpoint, "the checkpoint", checkpoint.get("config") or {}
-    ckpt = load(checkpoint, device=device)
-    return ckpt, checkpoint, ckpt.get("config") or {}
-
-
-def load_generator(checkpoint, device="cpu", average=None):
-    """The generator of a checkpoint written by examples/mnist.py, ready to sample (eval mode).
-
-    Args:
-        checkpoint: the path of a ``ckpt.npz``, or what ``minigan.load`` returned for it.
-        average: which weights: True for the moving average of G's weights (``G_ema``, see
-            ``minigan.optim.EMA``), False for G's own, None for the average where the checkpoint
-            has one.
-
-    Returns:
-        ``(G, info)``: the module, and ``{"arch", "latent_dim", "step", "average",
-        "averaged_steps"}``; the last is the list of steps that examples/average.py averaged
-        the checkpoint over, or None for a checkpoint of one step.
-    """
-    ckpt, where, config = _open_checkpoint(checkpoint, device)
-    if "G" not in ckpt or "arch" not in config or "latent_dim" not in config:
-        raise CheckpointError(f"{where}: not a checkpoint of examples/mnist.py (it needs 'G' and "
-                              f"a config with 'arch' and 'latent_dim')")
-    has_average = "G_ema" in ckpt
-    if average and not has_average:
-        raise CheckpointError(f"{where}: has no averaged generator (G_ema); it was trained with "
-                              f"--ema 0, or before averaging existed")
-    use_average = has_average if average is None else bool(average)
-    arch, latent_dim = config["arch"], config["latent_dim"]
-    G, _ = build(arch, latent_dim, device=device)
-    if use_average:
-        ema = optim.EMA(G)
-        ema.load_state_dict(ckpt["G_ema"])
-        G = ema.module
-    else:
-        G.load_state_dict(ckpt["G"])
-    G.eval()                                        # batch norm on its running statistics
-    return G, {"arch": arch, "latent_dim": latent_dim, "step": ckpt.get("step"),
-               "average": use_average, "averaged_steps": ckpt.get("averaged_steps")}
-
-
-def load_discriminator(checkpoint, device="cpu"):
-    """The discriminator of a checkpoint written by examples/mnist.py, in eval mode.
-
-    Eval mode switches off D's dropout and puts its batch norm on the running statistics, so
-    each image gets a logit of its own, independent of the rest of its batch.
-
-    Returns:
-        ``(D, info)``: the module (with its ``nn.Pack`` in front for a ``--pack`` run: one logit
-        per pack) and ``{"arch", "pack", "step"}``.
-    """
-    ckpt, where, config = _open_checkpoint(checkpoint, device)
-    if "D" not in ckpt or "arch" not in config:
-        raise CheckpointError(f"{where}: has no discriminator of examples/mnist.py (it needs "
-                              f"'D' and a config with 'arch'); files of examples/average.py "
-                              f"keep only G")
-    pack = config.get("pack", 1)
-    _, D = build(config["arch"], config.get("latent_dim", 100), device=device, pack=pack,
-                 input_dropout=config.get("input_dropout", 0.0))
-    D.load_state_dict(ckpt["D"])
-    D.eval()
-    return D, {"arch": config["arch"], "pack": pack, "step": ckpt.get("step")}
+    return averaging.update_bn(noise, G)
 
 
 def parameter_count(module):

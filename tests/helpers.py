@@ -3,6 +3,7 @@ the example scripts as importable modules."""
 
 import importlib.util
 import os
+import sys
 
 import numpy as np
 
@@ -15,8 +16,12 @@ EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__
 
 def load_example(name):
     """The script ``examples/<name>.py`` as a module (its ``main`` and helpers), without running it
-    as ``__main__``."""
-    spec = importlib.util.spec_from_file_location(name, os.path.join(EXAMPLES, f"{name}.py"))
+    as ``__main__``. ``name`` may be a path below examples/, e.g. ``"recipes/pacgan"``; the
+    scripts import their siblings (arguments.py, mnist.py), so examples/ goes on the path."""
+    if EXAMPLES not in sys.path:
+        sys.path.insert(0, EXAMPLES)
+    spec = importlib.util.spec_from_file_location(os.path.basename(name),
+                                                  os.path.join(EXAMPLES, f"{name}.py"))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

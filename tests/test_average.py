@@ -1,4 +1,4 @@
-"""Uniform averages of saved weights: minigan.optim.average_state_dicts and examples/average.py.
+"""Uniform averages of saved weights: minigan.averaging.average_state_dicts and examples/average.py.
 
 The oracle is the mean written out in float64 NumPy. The script is run on checkpoints these
 tests write themselves (no MNIST needed): what it averages, what it writes, what it refuses.
@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 import minigan
-from minigan import models, nn
-from minigan.optim import EMA, average_state_dicts
+from minigan import checkpoint, models, nn
+from minigan.averaging import EMA, average_state_dicts
 from tests.helpers import host, load_example
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -92,9 +92,9 @@ def average():
 
 
 def write_run(directory, steps, seed=0, ema=True, arch="mlp"):
-    """Checkpoints of a pretend run, as examples/mnist.py --keep-every writes them."""
+    """Checkpoints of a pretend run, as a run that keeps them writes them (recipes/swa.py)."""
     os.makedirs(directory, exist_ok=True)
-    config = {"arch": arch, "latent_dim": 8, "seed": seed, "pack": 1, "ema": 0.999}
+    config = {"arch": arch, "latent_dim": 8, "seed": seed, "recipe": "swa", "ema": 0.999}
     rng = np.random.default_rng(seed)
     for step in steps:
         G, _ = models.build(arch, 8, seed=seed)
@@ -128,7 +128,7 @@ def test_averages_the_kept_checkpoints_of_a_window(average, tmp_path):
                 assert np.allclose(value, (ckpts[0][part][key] + ckpts[1][part][key]) / 2)
     # What evaluate.py and sample.py load: the averaged G_ema, or with --no-average the G's.
     for use_average, part in ((None, "G_ema"), (False, "G")):
-        G, info = models.load_generator(out, average=use_average)
+        G, info = checkpoint.load_generator(out, average=use_average)
         prefix = "module." if part == "G_ema" else ""
         for name, value in G.state_dict().items():
             assert np.array_equal(value, avg[part][prefix + name]), (part, name)
@@ -177,7 +177,7 @@ def test_a_run_without_an_average_gets_its_gs_averaged(average, tmp_path):
     write_run(tmp_path / "plain", [1000, 2000], ema=False)
     out = average.main(["--run", str(tmp_path / "plain"), "--out", str(tmp_path / "avg.npz")])
     assert "G_ema" not in minigan.load(out)
-    assert models.load_generator(out)[1]["average"] is False
+    assert checkpoint.load_generator(out)[1]["average"] is False
 
 
 def test_refuses_other_runs_mixtures_and_empty_windows(average, tmp_path, capsys):
@@ -192,13 +192,24 @@ def test_refuses_other_runs_mixtures_and_empty_windows(average, tmp_path, capsys
         average.main([ckpt("a", 1000), ckpt("c", 4000), "--out", out])
     with pytest.raises(SystemExit, match="share a step"):
         average.main([ckpt("a", 1000), ckpt("a", 1000), "--out", out])
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit, match="no ckpt_<step>.npz"):
         average.main(["--run", str(tmp_path / "a"), "--from", "5000", "--out", out])
-    assert "no ckpt_<step>.npz" in capsys.readouterr().err
     broken = tmp_path / "broken.npz"
     broken.write_bytes(b"not a zip")
     with pytest.raises(SystemExit, match="broken.npz"):
         average.main([str(broken), "--out", out])
     with pytest.raises(SystemExit, match="no checkpoint at .*missing.npz"):
         average.main([str(tmp_path / "missing.npz"), "--out", out])
+    with pytest.raises(SystemExit, match="--run .*nowhere: no such directory"):
+        average.main(["--run", str(tmp_path / "nowhere"), "--out", out])
     assert not os.path.exists(out)                                  # nothing half written
+    run_a = str(tmp_path / "a")
+    for argv, message in ((["--run", run_a, "--from", "3000", "--to", "1000", "--out", out],
+                           "--to 1000 comes before --from 3000"),
+                          (["--run", run_a, "--from", "-5", "--out", out], "at least 0"),
+                          (["--run", run_a], "--out"),
+                          ([ckpt("a", 1000), "--out", str(tmp_path)], "must be an .npz")):
+        with pytest.raises(SystemExit) as stop:                    # argparse's one line
+            average.main(argv)
+        err = capsys.readouterr().err
+        assert stop.value.code == 2 and message in err and len(err.strip().splitlines()) == 1

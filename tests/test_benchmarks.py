@@ -11,8 +11,9 @@ import sys
 import numpy as np
 import pytest
 
-from minigan import gan, models
+from minigan import gan, models, nn
 from minigan.ops import linalg
+from tests.helpers import load_example
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(ROOT, "benchmarks", "train_step.py")
@@ -69,7 +70,8 @@ def test_flop_count_is_what_a_train_step_computes(train_step_module, monkeypatch
 
     monkeypatch.setattr(linalg.Linear, "forward", staticmethod(counting_forward))
     monkeypatch.setattr(linalg.Linear, "backward", staticmethod(counting_backward))
-    G, D = models.build(name, seed=0, pack=pack)
+    packed = lambda: nn.Sequential(nn.Pack(pack), models.SPECS[name].discriminator(pack))  # noqa
+    G, D = models.build(name, seed=0, discriminator=packed if pack != 1 else None)
     opt_G, opt_D = models.make_optimizers(name, G, D)
     real = models.sample_noise(name, N, 784).reshape(N, 1, 28, 28)
     z = models.sample_noise(name, N)
@@ -83,12 +85,13 @@ def test_flop_count_is_what_a_train_step_computes(train_step_module, monkeypatch
 
 
 def test_spectrally_normalised_layers_count_as_the_layers_they_wrap(train_step_module):
-    """dcgan_sn's D is dcgan_bn's with each GEMM layer wrapped in nn.SpectralNorm (and no batch
-    norm): the same products with the batch, so the same FLOPs."""
+    """The spectral_norm recipe's D is dcgan_bn's with each GEMM layer wrapped in
+    nn.SpectralNorm (and no batch norm): the same products with the batch, so the same FLOPs."""
     x = models.sample_noise("dcgan_bn", 4, 784).reshape(4, 1, 28, 28)
-    flops = {name: train_step_module.gemm_flops(train_step_module.trace(
-        models.build(name, seed=0)[1], x)) for name in ("dcgan_bn", "dcgan_sn")}
-    assert len(flops["dcgan_sn"]) == 3 and flops["dcgan_sn"] == flops["dcgan_bn"]
+    spectral = load_example("recipes/spectral_norm").discriminator("dcgan_bn")
+    flops = {name: train_step_module.gemm_flops(train_step_module.trace(D, x)) for name, D in
+             (("dcgan_bn", models.build("dcgan_bn", seed=0)[1]), ("spectral", spectral))}
+    assert len(flops["spectral"]) == 3 and flops["spectral"] == flops["dcgan_bn"]
 
 
 def test_same_padding_matches_keras(train_step_module):

@@ -1,14 +1,17 @@
-"""Every command in the documentation's ```bash blocks is one its script accepts.
+"""Every command the documentation shows is one its script accepts.
 
 The runs in README.md and docs/ train for minutes or hours, so the tests cannot run them; they
-can check that each ``python examples/X.py ...`` (or ``benchmarks/``) line still parses with
+can check that each ``python examples/X.py ...`` (or ``benchmarks/``) command still parses with
 that script's own argparse parser, so that a renamed or removed flag cannot leave a stale
-command behind. Each script is run up to its ``parse_args`` call and stopped there. Continued
-lines (``\\``) are joined and ``# comments`` dropped; ``[--flag value]`` marks an optional part,
-and both forms are checked.
+command behind. Each script is run up to its ``parse_args`` call and stopped there. The commands
+are those of the Markdown files' ```bash blocks, their inline code spans that start with
+``python examples/`` or ``python benchmarks/`` (the results table's, say), and the command
+lines of the example scripts' and recipes' own docstrings. Continued lines (``\\``) are joined
+and ``# comments`` dropped; ``[--flag value]`` marks an optional part, and both forms are checked.
 """
 
 import argparse
+import ast
 import contextlib
 import io
 import os
@@ -19,6 +22,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from tests.test_docs import prose_lines
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT_DIRS = ("examples", "benchmarks")
@@ -82,7 +87,9 @@ def parse_with_script(script, args, monkeypatch):
             runpy.run_path(str(script), run_name="__main__")
     except _Parsed:
         return None
-    except SystemExit:
+    except SystemExit as stop:
+        if stop.code == 0:                                  # --help: printed, and parsed
+            return None
         return stderr.getvalue().strip().splitlines()[-1] if stderr.getvalue() else "exited"
     finally:
         os.environ.clear()
@@ -90,13 +97,40 @@ def parse_with_script(script, args, monkeypatch):
     return "the script finished without calling parse_args"
 
 
+INLINE = re.compile(r"`(python3? (?:examples|benchmarks)/[^`]+)`")
+
+
+def inline_commands(text):
+    """``(line number, argv)`` of each inline code span outside fences that runs a script."""
+    return [(number, shlex.split(span)) for number, line in prose_lines(text, raw=True)
+            for span in INLINE.findall(line)]
+
+
+def docstring_commands(path):
+    """``(line number, argv)`` of the command lines in a script's docstring (indented lines
+    that start with ``python examples/`` or ``python benchmarks/``)."""
+    doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
+    lines, continued = [], False
+    for line in doc.splitlines():
+        if continued or re.match(r"\s*python3? (examples|benchmarks)/", line):
+            lines.append(line.strip())
+            continued = line.rstrip().endswith("\\")
+    return bash_commands("\n".join(["```bash", *lines, "```"]))
+
+
 def documented_commands():
     found = []
     for path in [ROOT / "README.md"] + sorted((ROOT / "docs").rglob("*.md")):
-        for line, argv in bash_commands(path.read_text(encoding="utf-8")):
+        text = path.read_text(encoding="utf-8")
+        for line, argv in bash_commands(text) + inline_commands(text):
             command = script_commands(argv)
             if command is not None:
                 found.append((f"{path.relative_to(ROOT)}:{line}", *command))
+    for path in sorted((ROOT / "examples").rglob("*.py")):
+        for _, argv in docstring_commands(path):
+            command = script_commands(argv)
+            if command is not None:
+                found.append((f"{path.relative_to(ROOT)} docstring", *command))
     return found
 
 
@@ -105,7 +139,22 @@ COMMANDS = documented_commands()
 
 def test_the_docs_have_commands_to_check():
     scripts = {script.name for _, script, _ in COMMANDS}
-    assert {"mnist.py", "evaluate.py"} <= scripts, scripts
+    assert {"mnist.py", "evaluate.py", "pacgan.py", "swa.py", "average.py"} <= scripts, scripts
+    assert any(where.startswith("docs/results.md") for where, _, _ in COMMANDS)
+
+
+def test_inline_and_docstring_commands_are_found(tmp_path):
+    text = "\n".join(["| run | `python examples/mnist.py --steps 10` |", "```",
+                      "`python examples/not_this.py`", "```",
+                      "see `python benchmarks/train_step.py --threads 1` and `pip install x`"])
+    assert inline_commands(text) == [(1, ["python", "examples/mnist.py", "--steps", "10"]),
+                                     (5, ["python", "benchmarks/train_step.py", "--threads", "1"])]
+    script = tmp_path / "s.py"
+    script.write_text('"""Doc.\n\n    python examples/mnist.py --steps 5   # note\n'
+                      '    python examples/average.py --run out \\\n        --out a.npz\n"""\n')
+    assert docstring_commands(script) == [
+        (2, ["python", "examples/mnist.py", "--steps", "5"]),
+        (3, ["python", "examples/average.py", "--run", "out", "--out", "a.npz"])]
 
 
 @pytest.mark.parametrize("where, script, args", COMMANDS, ids=[w for w, _, _ in COMMANDS])

@@ -6,7 +6,11 @@ How blocks are run:
     names an earlier one defined), as one test per file;
   * in a fresh temporary working directory, so files a block writes vanish afterwards;
   * with matplotlib's non-interactive backend "Agg" (figures are drawn, never shown);
-  * with the network switched off: a block that opens a socket fails.
+  * with the network switched off: a block that opens a socket fails;
+  * with ``MINIGAN_STEPS=20`` in the environment: a program that trains reads how many steps from
+    it (``int(os.environ.get("MINIGAN_STEPS", ...))``), and says so, so that its test is quick;
+  * with ``MINIGAN_DATA`` made absolute (blocks run in another directory). A page whose blocks
+    read MNIST marks them ``mnist``, and is skipped where ``MINIGAN_DATA`` is not set.
 
 Printed output is checked too: a ```text block right after a ```python block (with nothing
 between them but blank lines or one short line of prose such as "prints") is that block's
@@ -20,12 +24,14 @@ Links inside code blocks and code spans are not links.
 
 Markers (the fence's info string):
   ```python           run
-  ```python no-run    shown, not run (for a block that needs data, a GPU or a long time)
+  ```python no-run    shown, not run (for a block that needs a GPU or a long time)
+  ```python mnist     run where MINIGAN_DATA names the MNIST files; the page is skipped elsewhere
   ```text, ```bash, ```pycon ...   not Python blocks: never run (use ```text for output)
 """
 
 import contextlib
 import io
+import os
 import re
 import socket
 from pathlib import Path
@@ -34,6 +40,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 NO_RUN = "no-run"
+MNIST = "mnist"
+DOC_STEPS = "20"
 
 
 def markdown_files():
@@ -49,6 +57,12 @@ def python_blocks(text, name="<markdown>"):
     error (it would silently swallow the rest of the page).
     """
     return [(line, source) for line, source, _ in python_blocks_with_output(text, name)]
+
+
+def needs_mnist(text):
+    """Whether any ```python block of a Markdown text is marked ``mnist``."""
+    return any(line.strip().startswith("```python") and MNIST in line.split()[1:]
+               for line in text.splitlines())
 
 
 def python_blocks_with_output(text, name="<markdown>"):
@@ -129,9 +143,15 @@ FILES = markdown_files()
     "path", FILES or [pytest.param(None, marks=pytest.mark.skip(reason="no Markdown files yet"))],
     ids=[_label(p) for p in FILES] or ["none"])
 def test_markdown_python_blocks_run(path, tmp_path, monkeypatch):
-    blocks = python_blocks_with_output(path.read_text(encoding="utf-8"), _label(path))
+    text = path.read_text(encoding="utf-8")
+    blocks = python_blocks_with_output(text, _label(path))
     if not blocks:
         pytest.skip(f"{_label(path)} has no ```python blocks")
+    if needs_mnist(text):
+        if not os.environ.get("MINIGAN_DATA"):
+            pytest.skip(f"{_label(path)} reads MNIST and MINIGAN_DATA is not set")
+        monkeypatch.setenv("MINIGAN_DATA", os.path.abspath(os.environ["MINIGAN_DATA"]))
+    monkeypatch.setenv("MINIGAN_STEPS", DOC_STEPS)
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -165,6 +185,7 @@ def test_block_parser():
     ])
     assert python_blocks(text) == [(3, "a = 1"), (13, "b = a + 1"), (16, "c = '```'"),
                                    (19, "class A:\n    d = 1")]
+    assert not needs_mnist(text) and needs_mnist("```python mnist\nx = 1\n```")
     with pytest.raises(ValueError, match="never closed"):
         python_blocks("```python\nx = 1\n", "page.md")
 
@@ -184,9 +205,9 @@ def test_expected_output_parser():
 LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")        # [text](target) and ![alt](target)
 
 
-def prose_lines(text, code_spans=False):
+def prose_lines(text, code_spans=False, raw=False):
     """``(line number, line)`` of the text outside fenced blocks, code spans blanked out unless
-    ``code_spans`` (then only their backticks are dropped)."""
+    ``code_spans`` (then only their backticks are dropped) or ``raw`` (the line as it is)."""
     out, fence = [], None
     for number, line in enumerate(text.splitlines(), 1):
         stripped = line.strip()
@@ -195,7 +216,7 @@ def prose_lines(text, code_spans=False):
         elif fence is not None and stripped.startswith(fence):
             fence = None
         elif fence is None:
-            out.append((number, line.replace("`", "") if code_spans
+            out.append((number, line if raw else line.replace("`", "") if code_spans
                          else re.sub(r"`[^`]*`", "``", line)))
     return out
 

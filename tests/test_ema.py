@@ -1,4 +1,4 @@
-"""minigan.optim.EMA, the moving average of a generator's weights, against its formula.
+"""minigan.averaging.EMA, the moving average of a generator's weights, against its formula.
 
 The oracle is the recursion written out in float64 NumPy; the rest checks what the average must
 not do (touch the live module, build a graph) and that it survives a checkpoint exactly.
@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import minigan
-from minigan import models, nn
-from minigan.optim import EMA
+from minigan import nn
+from minigan.averaging import EMA
 from tests.helpers import host
 
 
@@ -122,37 +122,6 @@ def test_bad_settings_and_state_dicts_are_refused():
         ema.load_state_dict(wrong)
 
 
-def test_load_generator_picks_the_average_or_g(tmp_path):
-    G, D = models.build("mlp", 8, seed=0)
-    ema = EMA(G, decay=0.5)
-    move(G, np.random.default_rng(6))
-    ema.update()
-    config = {"arch": "mlp", "latent_dim": 8}
-    minigan.save(tmp_path / "both.npz", G=G, D=D, G_ema=ema, step=1, config=config)
-    minigan.save(tmp_path / "raw.npz", G=G, D=D, step=1, config=config)
-    z = minigan.tensor(np.random.default_rng(7).normal(size=(4, 8)).astype(np.float32))
-    ema.module.eval(), G.eval()
-
-    def out(module):
-        with minigan.no_grad():
-            return module(z).numpy()
-
-    for path, average, want, used in [("both.npz", None, ema.module, True),
-                                      ("both.npz", True, ema.module, True),
-                                      ("both.npz", False, G, False),
-                                      ("raw.npz", None, G, False)]:
-        got, info = models.load_generator(tmp_path / path, average=average)
-        assert info == {"arch": "mlp", "latent_dim": 8, "step": 1, "average": used,
-                        "averaged_steps": None}
-        assert not got.training
-        np.testing.assert_array_equal(out(got), out(want))
-    with pytest.raises(minigan.CheckpointError, match="no averaged generator"):
-        models.load_generator(tmp_path / "raw.npz", average=True)
-    minigan.save(tmp_path / "other.npz", G=G)
-    with pytest.raises(minigan.CheckpointError, match="not a checkpoint of examples/mnist.py"):
-        models.load_generator(tmp_path / "other.npz")
-
-
 # --- update_bn: batch norm statistics of the module as it is ---------------------------------
 
 def _bn_net(seed=0):
@@ -181,7 +150,7 @@ def test_update_bn_sets_the_mean_of_the_batch_statistics(device):
         means2.append(y.mean((0, 2))), vars2.append(y.reshape(8, 3, 2).transpose(1, 0, 2)
                                                     .reshape(3, -1).var(1, ddof=1))
     params = [np.array(host(p)) for p in G.parameters()]
-    n = minigan.optim.update_bn((minigan.backend.to_device(x, device) for x in batches), G)
+    n = minigan.averaging.update_bn((minigan.backend.to_device(x, device) for x in batches), G)
     assert n == 5
     np.testing.assert_allclose(host(bn1.running_mean), np.mean(means1, 0), rtol=1e-12)
     np.testing.assert_allclose(host(bn1.running_var), np.mean(vars1, 0), rtol=1e-12)
@@ -210,7 +179,7 @@ def test_update_bn_gives_an_average_its_own_statistics():
         avg.train()
         target = avg(minigan.Tensor(x)).numpy()
         stale = avg.eval()(minigan.Tensor(x)).numpy()
-        minigan.optim.update_bn((x[i:i + 256] for i in range(0, 4096, 256)), avg)
+        minigan.averaging.update_bn((x[i:i + 256] for i in range(0, 4096, 256)), avg)
         fresh = avg(minigan.Tensor(x)).numpy()
     assert np.abs(stale - target).max() > 0.1                       # the copied ones do not fit
     np.testing.assert_allclose(fresh, target, atol=0.05)
@@ -222,10 +191,10 @@ def test_update_bn_gives_an_average_its_own_statistics():
 
 def test_update_bn_without_batch_norm_or_without_batches():
     plain = nn.Sequential(nn.Linear(3, 2))
-    assert minigan.optim.update_bn(iter([]), plain) == 0            # nothing to update
+    assert minigan.averaging.update_bn(iter([]), plain) == 0            # nothing to update
     G = _bn_net()
     before = [np.array(b.data) for b in G.buffers()]
     with pytest.raises(ValueError, match="no batches"):
-        minigan.optim.update_bn([], G)
+        minigan.averaging.update_bn([], G)
     for b, old in zip(G.buffers(), before):                        # nothing lost
         np.testing.assert_array_equal(b.data, old)

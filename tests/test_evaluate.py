@@ -131,7 +131,7 @@ def test_checkpoint_is_sampled_and_measured(evaluate, tmp_path):
     assert set(result["samples"]) == METRIC_KEYS and result["samples"]["n"] == 100
 
     # With a moving average of G in the checkpoint, it is what gets measured unless told not to.
-    ema = minigan.optim.EMA(G, decay=0.5)
+    ema = minigan.averaging.EMA(G, decay=0.5)
     for p in G.parameters():
         p.data *= 0.5
     ema.update()
@@ -162,8 +162,8 @@ def test_rejection_keeps_the_samples_d_favours(evaluate, tmp_path, monkeypatch):
     assert source["rejection"]["drawn"] > 300 and source["rejection"]["kept"] >= 300
 
     judge = brightness_judge(0.05)
-    monkeypatch.setattr(evaluate.models, "load_discriminator",
-                        lambda *args, **kwargs: (judge, {"pack": 1}))
+    monkeypatch.setattr(evaluate.checkpoint, "load_discriminator",
+                        lambda *args, **kwargs: (judge, {}))
     # Cap at the smallest logit: every sample is kept, so they are the plain samples, in order.
     every, source = evaluate.generate(ckpt, 300, 0, "cpu", rejection=0.0)
     np.testing.assert_array_equal(every, plain)
@@ -201,13 +201,25 @@ def test_truncation_feeds_g_the_truncated_noise(evaluate, tmp_path):
             evaluate.main(argv)
 
 
-def test_rejection_refuses_a_packed_d_and_a_samples_file(evaluate, tmp_path):
-    G, D = models.build("mlp_sigmoid", latent_dim=8, seed=0, pack=2)
-    ckpt = tmp_path / "packed.npz"
-    minigan.save(ckpt, G=G, D=D, step=0,
-                 config={"arch": "mlp_sigmoid", "latent_dim": 8, "pack": 2})
-    with pytest.raises(ValueError, match="packs of 2"):
-        evaluate.generate(ckpt, 100, 0, "cpu", rejection=0.5)
+def test_rejection_uses_a_recipes_d_and_refuses_a_packed_one(evaluate, tmp_path):
+    """A recipe's checkpoint: G is the preset's; D is rebuilt by the recipe's file."""
+    for recipe in ("input_dropout", "pacgan"):
+        make_d = load_example(f"recipes/{recipe}").RECIPE.discriminator
+        G, D = models.build("mlp_sigmoid", latent_dim=8, seed=0,
+                            discriminator=lambda: make_d("mlp_sigmoid"))
+        ckpt = tmp_path / f"{recipe}.npz"
+        minigan.save(ckpt, G=G, D=D, step=0,
+                     config={"arch": "mlp_sigmoid", "latent_dim": 8, "recipe": recipe})
+        if recipe == "pacgan":
+            with pytest.raises(ValueError, match="packs of 2"):
+                evaluate.generate(ckpt, 100, 0, "cpu", rejection=0.5)
+        else:
+            _, source = evaluate.generate(ckpt, 100, 0, "cpu", rejection=0.5)
+            assert source["recipe"] == recipe and source["rejection"]["kept"] >= 100
+    minigan.save(tmp_path / "odd.npz", G=G, D=D, step=0,
+                 config={"arch": "mlp_sigmoid", "latent_dim": 8, "recipe": "../mnist"})
+    with pytest.raises(ValueError, match="not a file of examples/recipes"):
+        evaluate.generate(tmp_path / "odd.npz", 100, 0, "cpu", rejection=0.5)
     with pytest.raises(SystemExit):
         evaluate.main(["--samples", str(ckpt), "--range", "0,1", "--rejection", "0.5"])
 
@@ -226,10 +238,63 @@ def test_ceiling_cache_round_trip(evaluate, held_out, tmp_path):
 
 def test_samples_outside_the_declared_range_are_refused(evaluate, held_out, tmp_path):
     path = save_samples(tmp_path / "tanh.npy", held_out[0][:50], (-1.0, 1.0))
-    with pytest.raises(ValueError, match="range"):
+    with pytest.raises(SystemExit, match="outside the declared range .*--range"):
         evaluate.main(["--samples", path, "--range", "0,1", "--n", "50", "--skip-parzen"])
     with pytest.raises(SystemExit):                  # --samples without --range
         evaluate.main(["--samples", path, "--n", "50"])
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--held-out", "--n", "0"], "argument --n: must be at least 10, got 0"),
+    (["--held-out", "--n", "20000"], "argument --n: must be at most 10000"),
+    (["--held-out", "--n", "ten"], "argument --n: 'ten' is not a whole number"),
+    (["--held-out", "--blur", "-1"], "argument --blur: must be at least 0"),
+    (["--held-out", "--blur", "nan"], "argument --blur: must be at least 0"),
+    (["--held-out", "--truncation", "1"], "--truncation needs --checkpoint"),
+    (["--held-out", "--range", "0,1"], "--range goes with --samples"),
+    (["--samples", "x.npy", "--range", "1,0"], "--range must be two increasing numbers"),
+    (["--samples", "x.npy", "--range", "a,b"], "--range must be two increasing numbers"),
+    (["--checkpoint", "c.npz", "--rejection", "1.5"], "argument --rejection: must be at least 0 "
+                                                       "and at most 1"),
+])
+def test_bad_arguments_are_one_line(evaluate, capsys, argv, message):
+    with pytest.raises(SystemExit) as stop:
+        evaluate.main(argv)
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_bad_files_are_one_line_naming_the_file(evaluate, tmp_path):
+    """Missing, random-byte, wrong-shape and all-NaN sample files; missing, damaged and
+    non-finite checkpoints; a --data-dir that is not there (and is not made)."""
+    nan = tmp_path / "nan.npy"
+    np.save(nan, np.full((20, 1, 28, 28), np.nan, np.float32))
+    wrong = tmp_path / "wrong.npy"
+    np.save(wrong, np.zeros((20, 3, 5), np.float32))
+    noise = tmp_path / "noise.npy"
+    noise.write_bytes(np.random.default_rng(0).bytes(5000))
+    few = tmp_path / "few.npy"
+    np.save(few, np.zeros((5, 784), np.float32))
+    G, D = models.build("mlp_sigmoid", latent_dim=8, seed=0)
+    diverged = tmp_path / "diverged.npz"
+    minigan.save(diverged, G=G, D=D, step=3, config={"arch": "mlp_sigmoid", "latent_dim": 8})
+    broken = minigan.load(diverged)
+    broken["G"]["0.weight"][0, 0] = np.nan
+    minigan.save(diverged, **broken)
+    cases = [(["--samples", str(tmp_path / "none.npy")], "--samples .*none.npy: no such file"),
+             (["--samples", str(noise)], "noise.npy: not a .npy array file"),
+             (["--samples", str(wrong)], r"wrong.npy: holds a float32 array of shape \(20, 3, 5\)"),
+             (["--samples", str(nan)], "nan.npy: holds NaN"),
+             (["--samples", str(few)], "few.npy holds 5 images, fewer than --n 10"),
+             (["--checkpoint", str(noise)], "noise.npy"),
+             (["--checkpoint", str(diverged)], "diverged.npz: its generator has non-finite"),
+             (["--held-out", "--data-dir", str(tmp_path / "no_data")], "no such directory")]
+    for argv, message in cases:
+        extra = ["--range", "0,1"] if "--samples" in argv else []
+        with pytest.raises(SystemExit, match=message) as stop:
+            evaluate.main(argv + extra + ["--n", "10", "--skip-parzen"])
+        assert "\n" not in str(stop.value.code), argv
+    assert not (tmp_path / "no_data").exists()
 
 
 def test_held_out_images_measure_as_the_ceiling(evaluate):

@@ -1,9 +1,9 @@
-"""The learning examples run, and every relative link in the documentation points at a file.
+"""The learning examples run.
 
   * examples/toy2d.py trains for a few steps and writes its frames, its GIF and its mode lines;
-  * examples/gradcheck_tour.py passes every row of its table and catches its planted bug;
-  * every relative link and image in README.md and docs/**/*.md names an existing file (anchors
-    are not checked), so the reading path in docs/index.md cannot silently break.
+  * examples/gradcheck_tour.py passes every row of its table and catches its planted bug.
+
+The documentation's links are checked by tests/test_docs.py.
 """
 
 import re
@@ -11,7 +11,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -93,67 +92,3 @@ def test_gradcheck_tour_every_row_passes_and_the_planted_bug_is_caught():
     assert "minigan.gradcheck raises GradcheckError:" in bug
     assert "entries disagree" in bug and "max abs error" in bug
     assert bug.rstrip().endswith("planted bug caught: yes")
-
-
-# --- links in the documentation ------------------------------------------------------------------
-
-LINK = re.compile(r"!?\[(?:[^\]\\]|\\.)*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
-FENCE = re.compile(r"^\s*(```|~~~)")
-
-
-def relative_links(text):
-    """``(line number, target)`` of every inline link or image whose target is a relative path.
-
-    Links inside fenced code blocks and inline code are not links. URLs with a scheme
-    (https:, mailto:) and pure anchors (#section) are skipped.
-    """
-    found, in_fence = [], False
-    for number, line in enumerate(text.splitlines(), 1):
-        if FENCE.match(line):
-            in_fence = not in_fence
-            continue
-        if in_fence:
-            continue
-        line = re.sub(r"`[^`]*`", "", line)
-        for target in LINK.findall(line):
-            if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", target) or target.startswith("#"):
-                continue
-            found.append((number, target))
-    return found
-
-
-def broken_links(path, root=ROOT):
-    """The relative links of a Markdown file that name no existing file or folder."""
-    broken = []
-    for number, target in relative_links(path.read_text(encoding="utf-8")):
-        file_part = target.split("#", 1)[0]
-        if not (path.parent / file_part).exists():
-            broken.append(f"{path.relative_to(root)}:{number}: {target}")
-    return broken
-
-
-MARKDOWN = [ROOT / "README.md"] + sorted((ROOT / "docs").rglob("*.md"))
-
-
-@pytest.mark.parametrize("path", MARKDOWN, ids=[str(p.relative_to(ROOT)) for p in MARKDOWN])
-def test_every_relative_link_points_to_a_file(path):
-    broken = broken_links(path)
-    assert not broken, "links to missing files:\n" + "\n".join(broken)
-
-
-def test_link_finder(tmp_path):
-    text = "\n".join([
-        "See [the engine](autograd.md#1-the-graph) and ![fig](figures/a.png \"title\").",
-        "Not links: `[x](nope.md)`, [web](https://example.com), [top](#top).",
-        "```python", "print('[a](inside_code.md)')", "```",
-        "[missing](derivations/nowhere.md) and [dir](derivations/)",
-    ])
-    assert relative_links(text) == [(1, "autograd.md#1-the-graph"), (1, "figures/a.png"),
-                                    (6, "derivations/nowhere.md"), (6, "derivations/")]
-    (tmp_path / "derivations").mkdir()
-    (tmp_path / "autograd.md").write_text("")
-    (tmp_path / "figures").mkdir()
-    (tmp_path / "figures" / "a.png").write_bytes(b"")
-    page = tmp_path / "page.md"
-    page.write_text(text)
-    assert broken_links(page, root=tmp_path) == ["page.md:6: derivations/nowhere.md"]

@@ -135,7 +135,7 @@ def test_mixing_devices_names_op_and_both_devices():
         a + b
 
 
-@pytest.mark.parametrize("arch", ["dcgan_bn", "dcgan_sn", "mlp"])
+@pytest.mark.parametrize("arch", ["dcgan_bn", "dcgan_sn_fc", "mlp"])
 def test_training_on_gpu_follows_cpu(arch):
     """Five float32 training steps on each device from identical weights and data."""
     rng = np.random.default_rng(0)

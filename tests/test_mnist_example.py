@@ -2,11 +2,16 @@
 
 A few dozen steps: the run writes its grids, log, loss curve and checkpoint; an interrupted run
 resumed with --resume ends bit-identical to an uninterrupted one; sample.py reads the checkpoint.
-Needs MINIGAN_DATA (the directory of the four MNIST files), as CI sets it.
+A run is never lost: an --out that holds one is refused, divergence never writes a checkpoint,
+the log survives a cut line. Every mistake on the command line is one line and a non-zero exit
+(checked in-process, without training). Needs MINIGAN_DATA (the directory of the four MNIST
+files), as CI sets it.
 """
 
 import json
 import os
+import re
+import signal
 import subprocess
 import sys
 
@@ -14,29 +19,45 @@ import numpy as np
 import pytest
 
 import minigan
-from minigan import models
+from minigan import backend, checkpoint, models
+from tests.helpers import load_example
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = os.environ.get("MINIGAN_DATA")
 pytestmark = pytest.mark.skipif(not DATA, reason="MINIGAN_DATA (the MNIST directory) is not set")
 
 
-def launch(script, *args):
-    env = {**os.environ, "MINIGAN_DATA": os.path.abspath(DATA) if DATA else ""}
-    return subprocess.run([sys.executable, os.path.join(ROOT, "examples", script), *args],
-                          capture_output=True, text=True, env=env, timeout=600)
+@pytest.fixture(scope="module")
+def script():
+    return load_example("mnist")
 
 
-def run(script, *args):
-    proc = launch(script, *args)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return proc.stdout + proc.stderr
+@pytest.fixture(scope="module")
+def sample():
+    return load_example("sample")
 
 
-def train(out, *extra, arch="mlp", steps=24):
-    return run("mnist.py", "--arch", arch, "--steps", str(steps), "--out", str(out),
-               "--batch-size", "16", "--log-every", "4", "--sample-every", "12",
-               "--checkpoint-every", "8", *extra)
+@pytest.fixture
+def train(script, capsys):
+    """``train(out, *flags, arch="mlp", steps=24)``: examples/mnist.py in-process, small and
+    quick; returns what it printed."""
+    def run(out, *extra, arch="mlp", steps=24, recipe=None):
+        script.main(["--arch", arch, "--steps", str(steps), "--out", str(out), "--batch-size",
+                     "16", "--log-every", "4", "--sample-every", "12", "--checkpoint-every", "8",
+                     *extra], recipe=recipe)
+        printed = capsys.readouterr()
+        return printed.out + printed.err
+    return run
+
+
+def fails(script, capsys, *argv, recipe=None):
+    """examples/mnist.py refusing ``argv``: its one line (exit status 1 or argparse's 2)."""
+    with pytest.raises(SystemExit) as stop:
+        script.main(list(map(str, argv)), recipe=recipe)
+    code, err = stop.value.code, capsys.readouterr().err
+    message = code if isinstance(code, str) else err
+    assert code not in (0, None) and len(message.strip().splitlines()) == 1, message
+    return message
 
 
 def assert_same_checkpoints(a, b):
@@ -48,18 +69,19 @@ def assert_same_checkpoints(a, b):
             assert np.array_equal(a[part][key], b[part][key]), (part, key)
 
 
-def test_run_writes_outputs_and_resumes_bit_identically(tmp_path):
+def test_run_writes_outputs_and_resumes_bit_identically(tmp_path, train):
     straight, resumed = tmp_path / "straight", tmp_path / "resumed"
-    log = train(straight, "--keep-every", "12")
-    assert "D(G(z))" in log and "done at step 24" in log
+    env = {**os.environ, "MINIGAN_DATA": os.path.abspath(DATA)}
+    proc = subprocess.run(                                  # the script itself, as users run it
+        [sys.executable, os.path.join(ROOT, "examples", "mnist.py"), "--steps", "24", "--out",
+         str(straight), "--batch-size", "16", "--log-every", "4", "--sample-every", "12",
+         "--checkpoint-every", "8"], capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "D(G(z))" in proc.stderr and "done at step 24" in proc.stdout
     for name in ("samples.png", "samples_000012.png", "samples_000024.png", "losses.png",
                  "log.jsonl", "ckpt.npz"):
         assert (straight / name).stat().st_size > 0, name
-    # --keep-every: the checkpoints of steps 12 and 24 kept beside the latest, and only those.
-    assert sorted(p.name for p in straight.glob("ckpt_*.npz")) == ["ckpt_000012.npz",
-                                                                    "ckpt_000024.npz"]
-    assert minigan.load(straight / "ckpt_000012.npz")["step"] == 12
-    assert_same_checkpoints(straight / "ckpt_000024.npz", straight / "ckpt.npz")
+    assert not list(straight.glob("ckpt_*.npz"))                   # none kept unless asked
     records = [json.loads(line) for line in open(straight / "log.jsonl")]
     assert [r["step"] for r in records] == list(range(4, 25, 4))
     assert all(np.isfinite(r["loss_d"]) and 0 <= r["d_fake"] <= 1 for r in records)
@@ -71,10 +93,23 @@ def test_run_writes_outputs_and_resumes_bit_identically(tmp_path):
     steps = [json.loads(line)["step"] for line in open(resumed / "log.jsonl")]
     # No record lost or repeated by the resume (the interrupted run also logged its last step).
     assert steps == sorted(set(steps)) and set(range(4, 25, 4)) <= set(steps) and 10 in steps
+    assert "nothing to do" in train(resumed, "--resume")           # at --steps already
+
+
+def test_a_recipe_keeps_checkpoints_when_it_says_so(tmp_path, script, train):
+    """keep_every, a recipe's setting (examples/recipes/swa.py): ckpt_<step>.npz beside the
+    latest, every so many steps, and only those."""
+    keeper = script.Recipe(name="swa", arch="mlp", settings=dict(keep_every=12))
+    train(tmp_path, recipe=keeper)
+    assert sorted(p.name for p in tmp_path.glob("ckpt_*.npz")) == ["ckpt_000012.npz",
+                                                                   "ckpt_000024.npz"]
+    assert minigan.load(tmp_path / "ckpt_000012.npz")["step"] == 12
+    assert_same_checkpoints(tmp_path / "ckpt_000024.npz", tmp_path / "ckpt.npz")
+    assert minigan.load(tmp_path / "ckpt.npz")["config"]["recipe"] == "swa"
 
 
 @pytest.mark.parametrize("arch", ["goodfellow2014", "dcgan_bn"])
-def test_resume_is_bit_identical_with_dropout_and_batch_norm(tmp_path, arch):
+def test_resume_is_bit_identical_with_dropout_and_batch_norm(tmp_path, train, arch):
     """Dropout masks (goodfellow2014's D) and batch-norm running statistics (dcgan_bn) must
     come back exactly after a resume too."""
     straight, resumed = tmp_path / "straight", tmp_path / "resumed"
@@ -86,102 +121,59 @@ def test_resume_is_bit_identical_with_dropout_and_batch_norm(tmp_path, arch):
 
 @pytest.mark.parametrize("arch, batch, decay",
                          [("mlp", 64, 0.999), ("goodfellow2014", 100, 0.9999)])
-def test_default_batch_size_rates_and_average_are_the_models(tmp_path, arch, batch, decay):
-    log = run("mnist.py", "--arch", arch, "--steps", "1", "--out", str(tmp_path))
-    assert f"1 steps of batch {batch}" in log
+def test_default_batch_size_rates_and_average_are_the_models(tmp_path, script, capsys, arch,
+                                                             batch, decay):
+    script.main(["--arch", arch, "--steps", "1", "--out", str(tmp_path)])
+    assert f"1 steps of batch {batch}" in capsys.readouterr().out
     ckpt, spec = minigan.load(tmp_path / "ckpt.npz"), models.SPECS[arch]
-    assert ckpt["config"]["batch_size"] == batch
+    assert ckpt["config"]["batch_size"] == batch and ckpt["config"]["recipe"] is None
     assert ckpt["G_ema"]["decay"] == decay == spec.ema and ckpt["config"]["ema"] == decay
-    assert ckpt["opt_G"]["hparams.lr"] == spec.optimizer["lr"]
+    assert ckpt["opt_G"]["hparams.lr"] == spec.optimizer["lr"] == ckpt["config"]["lr"]
     assert ckpt["opt_D"]["hparams.lr"] == spec.optimizer.get("lr_d", spec.optimizer["lr"])
 
 
-def fails(*args):
-    """Run examples/mnist.py expecting it to refuse; its error message."""
-    proc = launch("mnist.py", *args)
-    assert proc.returncode != 0
-    return proc.stderr
-
-
-def test_resume_refuses_other_settings(tmp_path):
-    train(tmp_path, arch="dcgan_bn", steps=2)
-    assert "other settings" in fails("--arch", "mlp", "--out", str(tmp_path), "--resume",
-                                     "--steps", "4")
-
-
-def test_resume_takes_the_runs_settings_from_the_checkpoint(tmp_path):
+def test_resume_takes_the_runs_settings_from_the_checkpoint(tmp_path, script, capsys):
     """Only --out and --steps said again: the architecture, seed, batch, k and G's loss of the
-    checkpoint's run, so it ends as the straight run does; the log's time runs on across it."""
+    checkpoint's run, so it ends as the straight run does; the log's time runs on across it.
+    A setting of the run given again and different is refused, naming it."""
     straight, resumed = tmp_path / "straight", tmp_path / "resumed"
-    settings = ("--arch", "dcgan_3x3", "--seed", "3", "--k", "2", "--saturating",
-                "--batch-size", "8", "--checkpoint-every", "2", "--log-every", "1")
-    run("mnist.py", *settings, "--out", str(straight), "--steps", "4")
-    run("mnist.py", *settings, "--out", str(resumed), "--steps", "2")
-    log = run("mnist.py", "--out", str(resumed), "--resume", "--steps", "4")
+    settings = ["--arch", "dcgan_3x3", "--seed", "3", "--k", "2", "--saturating",
+                "--batch-size", "8", "--checkpoint-every", "2", "--log-every", "1"]
+    script.main(settings + ["--out", str(straight), "--steps", "4"])
+    script.main(settings + ["--out", str(resumed), "--steps", "2"])
+    capsys.readouterr()
+    script.main(["--out", str(resumed), "--resume", "--steps", "4"])
+    log = capsys.readouterr().out
     assert "training dcgan_3x3" in log and "4 steps of batch 8" in log
     assert_same_checkpoints(straight / "ckpt.npz", resumed / "ckpt.npz")
     config = minigan.load(resumed / "ckpt.npz")["config"]
     assert (config["seed"], config["k"], config["saturating"]) == (3, 2, True)
     times = [json.loads(line)["time"] for line in open(resumed / "log.jsonl")]
     assert len(times) == 4 and times == sorted(times)
-    # Said again and different: refused, naming the setting with both values.
-    message = fails("--out", str(resumed), "--resume", "--steps", "5", "--seed", "4")
-    assert "'seed': (3, 4)" in message
-    assert "--log-every must be a positive number of steps, got 0" in fails(
-        "--out", str(tmp_path / "none"), "--log-every", "0")
-    # --no-saturating switches G's loss from here on, as --lr does the learning rate.
-    run("mnist.py", "--out", str(resumed), "--resume", "--steps", "5", "--no-saturating")
-    assert minigan.load(resumed / "ckpt.npz")["config"]["saturating"] is False
+    for flags, named in ((["--seed", "4"], "--seed 3"), (["--no-saturating"], "--saturating True"),
+                         (["--arch", "mlp", "--k", "1"], "--arch dcgan_3x3, --k 2")):
+        message = fails(script, capsys, "--out", resumed, "--resume", "--steps", "5", *flags)
+        assert f"was trained with {named}; only --steps, --lr" in message
+    # The same value again is no conflict.
+    script.main(["--out", str(resumed), "--resume", "--steps", "5", "--seed", "3", "--k", "2"])
 
 
-def test_pack_trains_a_packed_discriminator_and_resumes_only_packed(tmp_path):
-    train(tmp_path, "--pack", "4", steps=2)
-    ckpt = minigan.load(tmp_path / "ckpt.npz")
-    assert ckpt["config"]["pack"] == 4
-    assert ckpt["D"]["1.1.weight"].shape == (512, 4 * 784)       # Pack, then mlp's D
-    train(tmp_path, "--pack", "4", "--resume", steps=3)
-    train(tmp_path, "--resume", steps=4)                           # no --pack: the checkpoint's
-    assert minigan.load(tmp_path / "ckpt.npz")["config"]["pack"] == 4
-    assert "'pack': (4, 1)" in fails("--out", str(tmp_path), "--resume", "--steps", "5",
-                                     "--pack", "1")
-    assert "divisor of the batch size 16" in fails("--out", str(tmp_path / "odd"), "--pack", "3",
-                                                    "--batch-size", "16")
-
-
-def test_input_dropout_is_recorded_and_kept_on_resume(tmp_path):
-    train(tmp_path, "--input-dropout", "0.2", steps=2)
-    ckpt = minigan.load(tmp_path / "ckpt.npz")
-    assert ckpt["config"]["input_dropout"] == 0.2
-    assert "1.1.weight" in ckpt["D"]                               # Dropout, then mlp's D
-    train(tmp_path, "--resume", steps=3)                           # no flag: the checkpoint's
-    assert minigan.load(tmp_path / "ckpt.npz")["config"]["input_dropout"] == 0.2
-    assert "'input_dropout': (0.2, 0.0)" in fails("--out", str(tmp_path), "--resume", "--steps",
-                                                   "5", "--input-dropout", "0")
-    assert "--input-dropout must lie in [0, 1), got 1.0" in fails(
-        "--out", str(tmp_path / "all"), "--input-dropout", "1")
-
-
-def test_checkpoints_from_before_pack_resume_unpacked(tmp_path):
-    train(tmp_path, steps=2)
-    path = tmp_path / "ckpt.npz"
-    ckpt = minigan.load(path)
-    del ckpt["config"]["pack"]
-    minigan.save(path, **ckpt)
-    assert "resumed from" in train(tmp_path, "--resume", steps=3)
-
-
-def test_resume_takes_new_learning_rates_from_the_command_line(tmp_path):
+def test_resume_takes_new_learning_rates_from_the_command_line(tmp_path, train):
     train(tmp_path, steps=2)
     log = train(tmp_path, "--resume", "--lr", "5e-5", "--lr-d", "2e-5", steps=3)
     assert "learning rates from the command line: G 5e-05, D 2e-05" in log
     ckpt = minigan.load(tmp_path / "ckpt.npz")
     assert ckpt["opt_G"]["hparams.lr"] == 5e-5 and ckpt["opt_D"]["hparams.lr"] == 2e-5
     assert ckpt["opt_G"]["hparams.betas"] == [0.5, 0.999]          # the rest as before
+    assert (ckpt["config"]["lr"], ckpt["config"]["lr_d"]) == (5e-5, 2e-5)
     train(tmp_path, "--resume", steps=4)                           # and kept on the next resume
     assert minigan.load(tmp_path / "ckpt.npz")["opt_G"]["hparams.lr"] == 5e-5
+    train(tmp_path, "--resume", "--lr", "1e-5", steps=5)           # --lr alone: both networks
+    ckpt = minigan.load(tmp_path / "ckpt.npz")
+    assert ckpt["opt_G"]["hparams.lr"] == ckpt["opt_D"]["hparams.lr"] == 1e-5
 
 
-def test_resume_keeps_the_checkpoints_average_decay_unless_given(tmp_path):
+def test_resume_keeps_the_checkpoints_average_decay_unless_given(tmp_path, train):
     train(tmp_path, "--ema", "0.99", steps=2)
     train(tmp_path, "--resume", steps=3)                           # no --ema: the checkpoint's
     ckpt = minigan.load(tmp_path / "ckpt.npz")
@@ -192,7 +184,7 @@ def test_resume_keeps_the_checkpoints_average_decay_unless_given(tmp_path):
     assert ckpt["G_ema"]["decay"] == 0.9 and ckpt["G_ema"]["num_updates"] == 4
 
 
-def test_label_smoothing_trains_d_differently_and_is_kept_on_resume(tmp_path):
+def test_label_smoothing_trains_d_differently_and_is_kept_on_resume(tmp_path, train):
     plain, straight, resumed = tmp_path / "plain", tmp_path / "straight", tmp_path / "resumed"
     train(plain, steps=2)
     train(straight, "--label-smoothing", "0.1", steps=4)
@@ -204,12 +196,9 @@ def test_label_smoothing_trains_d_differently_and_is_kept_on_resume(tmp_path):
                               minigan.load(resumed / "ckpt.npz")["D"]["1.weight"])
     train(resumed, "--resume", steps=4)                            # no flag: the checkpoint's
     assert_same_checkpoints(straight / "ckpt.npz", resumed / "ckpt.npz")
-    assert minigan.load(resumed / "ckpt.npz")["config"]["label_smoothing"] == 0.1
-    assert "--label-smoothing must lie in [0, 1)" in fails("--out", str(tmp_path / "bad"),
-                                                           "--label-smoothing", "1")
 
 
-def test_checkpoint_holds_the_average_of_g_that_the_scripts_sample(tmp_path):
+def test_checkpoint_holds_the_average_of_g_that_the_scripts_sample(tmp_path, train, sample):
     """--ema (default: the model's, 0.999 for mlp) keeps G_ema in the checkpoint; sample.py draws
     from it unless told --no-average; --ema 0 keeps none, and sample.py then draws from G."""
     train(tmp_path / "avg", steps=3)
@@ -219,15 +208,15 @@ def test_checkpoint_holds_the_average_of_g_that_the_scripts_sample(tmp_path):
     drawn = {}
     for flag in ([], ["--no-average"]):
         out = tmp_path / f"s{len(flag)}.npy"
-        run("sample.py", "--checkpoint", str(tmp_path / "avg" / "ckpt.npz"), "--n", "8",
-            "--out", str(out), *flag)
+        sample.main(["--checkpoint", str(tmp_path / "avg" / "ckpt.npz"), "--n", "8",
+                     "--out", str(out), *flag])
         drawn[bool(flag)] = np.load(out, allow_pickle=False)
     assert np.abs(drawn[False] - drawn[True]).max() > 1e-3        # two different generators
 
     train(tmp_path / "plain", "--ema", "0", steps=3)
     assert "G_ema" not in minigan.load(tmp_path / "plain" / "ckpt.npz")
-    run("sample.py", "--checkpoint", str(tmp_path / "plain" / "ckpt.npz"), "--n", "8",
-        "--out", str(tmp_path / "plain.npy"))
+    sample.main(["--checkpoint", str(tmp_path / "plain" / "ckpt.npz"), "--n", "8",
+                 "--out", str(tmp_path / "plain.npy")])
     # Resumed, such a run stays without an average, unless --ema asks for one: that starts
     # from G where the run stands.
     train(tmp_path / "plain", "--resume", steps=4)
@@ -237,7 +226,7 @@ def test_checkpoint_holds_the_average_of_g_that_the_scripts_sample(tmp_path):
     assert minigan.load(tmp_path / "plain" / "ckpt.npz")["G_ema"]["num_updates"] == 2
 
 
-def test_the_average_of_a_batch_norm_generator_has_statistics_of_its_own(tmp_path):
+def test_the_average_of_a_batch_norm_generator_has_statistics_of_its_own(tmp_path, train):
     """G's running statistics fit G's weights, not the lagging average's: the checkpoint's
     G_ema holds those of its own weights (models.recompute_batch_norm on the run's noise), not
     G's copied, while G keeps its own."""
@@ -247,7 +236,7 @@ def test_the_average_of_a_batch_norm_generator_has_statistics_of_its_own(tmp_pat
     assert len(stats) == 2                                         # BatchNorm1d and BatchNorm2d
     for key in stats:
         assert not np.allclose(ckpt["G_ema"]["module." + key], ckpt["G"][key])
-    G, _ = models.load_generator(ckpt)
+    G, _ = checkpoint.load_generator(ckpt)
     fitted = models.recompute_batch_norm("dcgan_bn", G, 16, generator=np.random.default_rng(7))
     assert fitted == 100
     state = G.state_dict()
@@ -258,21 +247,243 @@ def test_the_average_of_a_batch_norm_generator_has_statistics_of_its_own(tmp_pat
         assert np.median(np.abs(var / saved - 1)) < 0.05          # 1,600 samples a feature
 
 
-def test_sample_script(tmp_path):
+def test_a_checkpoint_from_before_the_run_format_resumes(tmp_path, train, script, capsys):
+    """Checkpoints written before the settings were recorded as values (lr None: the preset's;
+    pack, input_dropout, optimizer, device in the config) resume as they were, bit for bit; one
+    whose D was packed or had input dropout names the recipe that trains it now."""
+    straight, old = tmp_path / "straight", tmp_path / "old"
+    train(straight, steps=4)
+    train(old, steps=2)
+    ckpt = minigan.load(old / "ckpt.npz")
+    config = ckpt["config"]
+    del config["recipe"]
+    config.update(lr=None, lr_d=None, beta1=None, optimizer=None, pack=1, input_dropout=0.0,
+                  device="cpu")
+    minigan.save(old / "ckpt.npz", **ckpt)
+    train(old, "--resume", steps=4)
+    assert_same_checkpoints(straight / "ckpt.npz", old / "ckpt.npz")
+    config["pack"] = 2
+    minigan.save(old / "ckpt.npz", **ckpt)
+    assert "now the recipe examples/recipes/pacgan.py" in fails(
+        script, capsys, "--out", old, "--resume", "--steps", "6")
+
+
+# --- a run is never lost ----------------------------------------------------------------------
+
+def test_an_out_holding_a_run_is_refused_unless_resume_or_overwrite(tmp_path, train, script,
+                                                                    capsys):
+    train(tmp_path, steps=12)
+    before = (tmp_path / "ckpt.npz").read_bytes(), (tmp_path / "log.jsonl").read_text()
+    message = fails(script, capsys, "--out", tmp_path, "--steps", "4")
+    assert "holds a run already" in message and "--resume" in message and "--overwrite" in message
+    assert ((tmp_path / "ckpt.npz").read_bytes(), (tmp_path / "log.jsonl").read_text()) == before
+    assert "give one" in fails(script, capsys, "--out", tmp_path, "--resume", "--overwrite")
+    # --overwrite: a new run, and none of the old one's files left beside it.
+    (tmp_path / "notes.txt").write_text("mine")
+    train(tmp_path, "--overwrite", steps=4)
+    assert minigan.load(tmp_path / "ckpt.npz")["step"] == 4
+    assert sorted(p.name for p in tmp_path.glob("samples_*.png")) == ["samples_000004.png"]
+    assert [json.loads(line)["step"] for line in open(tmp_path / "log.jsonl")] == [4]
+    assert (tmp_path / "notes.txt").read_text() == "mine"          # not a run's file
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")          # the NaN arithmetic, on purpose
+def test_divergence_never_writes_a_checkpoint(tmp_path, train, script, capsys):
+    """Checked before every checkpoint write, not only on log steps: with a checkpoint every
+    step and a log record every 100, the NaN step writes nothing and names the good one."""
+    train(tmp_path, steps=2)
+    good = ckpt_bytes(tmp_path)
+    message = fails(script, capsys, "--out", tmp_path, "--resume", "--steps", "8", "--lr",
+                    "1e30", "--checkpoint-every", "1", "--log-every", "100")
+    assert "training diverged at step" in message
+    assert f"the last good checkpoint is {tmp_path / 'ckpt.npz'} (step " in message
+    assert ckpt_bytes(tmp_path) == good and not list(tmp_path.glob(".*.tmp"))
+    # A weight gone to NaN is refused by minigan.checkpoint.save itself, before any byte.
+    G, _ = models.build("mlp", 8)
+    G[0].weight.data[0, 0] = np.nan
+    with pytest.raises(checkpoint.NonFiniteError, match="G 0.weight"):
+        checkpoint.save(tmp_path / "ckpt.npz", G=G, step=9, config={"arch": "mlp",
+                                                                     "latent_dim": 8})
+    assert ckpt_bytes(tmp_path) == good
+
+
+def ckpt_bytes(directory):
+    return (directory / "ckpt.npz").read_bytes()
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_ctrl_c_after_divergence_keeps_the_good_checkpoint(tmp_path, train, script, capsys,
+                                                          monkeypatch):
+    train(tmp_path, steps=2)
+    good = ckpt_bytes(tmp_path)
+    generator_step = script.gan.generator_step
+    calls = []
+
+    def interrupted(*args, **kwargs):                  # Ctrl-C during the third step from here
+        calls.append(1)
+        if len(calls) == 3:
+            os.kill(os.getpid(), signal.SIGINT)
+        return generator_step(*args, **kwargs)
+
+    monkeypatch.setattr(script.gan, "generator_step", interrupted)
+    message = fails(script, capsys, "--out", tmp_path, "--resume", "--steps", "50", "--lr",
+                    "1e30", "--checkpoint-every", "1000", "--log-every", "1000")
+    assert "training diverged at step 5" in message and "(step 2)" in message
+    assert ckpt_bytes(tmp_path) == good
+
+
+def test_ctrl_c_saves_and_names_only_the_files_written(tmp_path, script, capsys, monkeypatch):
+    generator_step = script.gan.generator_step
+
+    def interrupted(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGINT)
+        return generator_step(*args, **kwargs)
+
+    monkeypatch.setattr(script.gan, "generator_step", interrupted)
+    script.main(["--out", str(tmp_path), "--steps", "100", "--batch-size", "8"])
+    out = capsys.readouterr().out
+    assert "stopped at step 1" in out and out.rstrip().endswith(f"ckpt.npz in {tmp_path}")
+    assert "samples" not in out.splitlines()[-1] and not (tmp_path / "samples.png").exists()
+    assert minigan.load(tmp_path / "ckpt.npz")["step"] == 1
+
+
+def test_stale_temporary_files_go_and_a_cut_log_line_is_dropped(tmp_path, train):
+    train(tmp_path, steps=8)
+    stale = [tmp_path / ".ckpt.npz.k1ll3d.tmp", tmp_path / ".ckpt_000008.npz.x.tmp",
+             tmp_path / ".log.jsonl.999.tmp"]
+    for path in stale:
+        path.write_bytes(b"half a file")
+    with open(tmp_path / "log.jsonl", "a") as f:
+        f.write('{"step": 9, "time": 1.')                         # a kill in mid-line
+    train(tmp_path, "--resume", steps=12)
+    assert not any(path.exists() for path in stale)
+    steps = [json.loads(line)["step"] for line in open(tmp_path / "log.jsonl")]
+    assert steps == [4, 8, 12]
+
+
+# --- mistakes answered in one line ------------------------------------------------------------
+
+@pytest.mark.parametrize("argv, message", [
+    (["--batch-size", "0"], "argument --batch-size: must be at least 1, got 0"),
+    (["--batch-size", "-3"], "argument --batch-size: must be at least 1, got -3"),
+    (["--batch-size", "8.5"], "argument --batch-size: '8.5' is not a whole number"),
+    (["--steps", "0"], "argument --steps: must be at least 1, got 0"),
+    (["--lr", "0"], "argument --lr: must be above 0, got 0"),
+    (["--lr", "nan"], "argument --lr: must be above 0, got nan"),
+    (["--lr-d", "-0.0001"], "argument --lr-d: must be above 0"),
+    (["--lr-d", "-1e-4"], "argument --lr-d: expected one argument"),  # argparse: an option?
+    (["--beta1", "1.5"], "argument --beta1: must be at least 0 and below 1, got 1.5"),
+    (["--label-smoothing", "1"], "argument --label-smoothing: must be at least 0 and below 1"),
+    (["--ema", "1"], "argument --ema: must be at least 0 and below 1, got 1"),
+    (["--k", "0"], "argument --k: must be at least 1, got 0"),
+    (["--seed", "-1"], "argument --seed: must be at least 0, got -1"),
+    (["--log-every", "0"], "argument --log-every: must be at least 1, got 0"),
+    (["--arch", "resnet"], "argument --arch: invalid choice: 'resnet'"),
+    (["--pack", "2"], "unrecognized arguments: --pack 2"),
+])
+def test_bad_flags_are_one_line(script, capsys, tmp_path, argv, message):
+    assert message in fails(script, capsys, "--out", tmp_path / "run", *argv)
+    assert not (tmp_path / "run").exists()
+
+
+def test_bad_places_and_files_are_one_line(tmp_path, script, capsys, train):
+    a_file = tmp_path / "file"
+    a_file.write_text("")
+    assert f"--out {a_file} is a file, not a directory" in fails(script, capsys, "--out", a_file)
+    assert "--resume: no checkpoint at" in fails(script, capsys, "--out", tmp_path / "none",
+                                                 "--resume")
+    assert "--batch-size must be at most 50000" in fails(script, capsys, "--out",
+                                                         tmp_path / "big", "--batch-size",
+                                                         "50001")
+    missing = tmp_path / "no_data"
+    assert f"--data-dir {missing}: no such directory" in fails(script, capsys, "--out",
+                                                              tmp_path / "x", "--data-dir",
+                                                              missing)
+    assert not missing.exists()                                    # a read never makes it
+    bad_data = tmp_path / "bad_data"
+    bad_data.mkdir()
+    for name in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"):
+        (bad_data / name).write_bytes(b"\x1f\x8b but not gzip")
+    assert "bad gzip data" in fails(script, capsys, "--out", tmp_path / "y", "--data-dir",
+                                    bad_data)
+    if not backend.cuda_available():
+        assert "--device cuda: " in fails(script, capsys, "--out", tmp_path / "z", "--device",
+                                          "cuda")
+    # Checkpoints that cannot be resumed from: cut short, without config, of a removed preset,
+    # with another model's weights, of a recipe's run (named with the command that resumes it).
+    train(tmp_path / "run", steps=2)
+    ckpt = tmp_path / "run" / "ckpt.npz"
+    whole_file = ckpt.read_bytes()
+    ckpt.write_bytes(whole_file[:len(whole_file) // 2])
+    assert "--resume: cannot load checkpoint" in fails(script, capsys, "--out", tmp_path / "run",
+                                                       "--resume")
+    G, D = models.build("mlp", seed=0)
+    minigan.save(ckpt, G=G, D=D, step=2)
+    assert "not a training run's checkpoint" in fails(script, capsys, "--out",
+                                                      tmp_path / "run", "--resume")
+    minigan.save(ckpt, G=G, D=D, step=2, config={"arch": "dcgan_maxout", "latent_dim": 100})
+    assert "now the recipe examples/recipes/maxout_d.py" in fails(
+        script, capsys, "--out", tmp_path / "run", "--resume")
+    ckpt.write_bytes(whole_file)
+    swapped = minigan.load(ckpt)
+    swapped["G"] = models.build("mlp_sigmoid")[0].state_dict()     # another model's weights
+    minigan.save(tmp_path / "run" / "ckpt.npz", **swapped)
+    assert "does not fit mlp: Error(s) in loading state_dict for Sequential: missing key" in \
+        fails(script, capsys, "--out", tmp_path / "run", "--resume", "--steps", "3")
+    ckpt.write_bytes(whole_file)
+    pacgan = load_example("recipes/pacgan").RECIPE
+    assert ("trained by examples/mnist.py; resume it with python examples/mnist.py --out"
+            in fails(script, capsys, "--out", tmp_path / "run", "--resume", recipe=pacgan))
+    assert "--batch-size must be a multiple of 2" in fails(
+        script, capsys, "--out", tmp_path / "packed", "--batch-size", "15", recipe=pacgan)
+
+
+def test_sample_script(tmp_path, train, sample, capsys):
     train(tmp_path, arch="mlp", steps=2)
-    out = run("sample.py", "--checkpoint", str(tmp_path / "ckpt.npz"), "--n", "70",
-              "--batch-size", "32", "--out", str(tmp_path / "s.npy"),
-              "--grid", str(tmp_path / "grid.png"))
+    ckpt = str(tmp_path / "ckpt.npz")
+    sample.main(["--checkpoint", ckpt, "--n", "70", "--batch-size", "32",
+                 "--out", str(tmp_path / "s.npy"), "--grid", str(tmp_path / "grid.png")])
     samples = np.load(tmp_path / "s.npy", allow_pickle=False)
     assert samples.shape == (70, 1, 28, 28) and samples.dtype == np.float32
     assert samples.min() >= -1 and samples.max() <= 1
-    assert (tmp_path / "grid.png").stat().st_size > 0 and "wrote (70, 1, 28, 28)" in out
-    # --truncation: the same G fed noise with every |z| <= 0.5; a bound must be positive.
-    out = run("sample.py", "--checkpoint", str(tmp_path / "ckpt.npz"), "--n", "70",
-              "--truncation", "0.5", "--out", str(tmp_path / "t.npy"))
+    assert (tmp_path / "grid.png").stat().st_size > 0
+    assert "wrote (70, 1, 28, 28)" in capsys.readouterr().out
+    # --truncation: the same G fed noise with every |z| <= 0.5.
+    sample.main(["--checkpoint", ckpt, "--n", "70", "--truncation", "0.5",
+                 "--out", str(tmp_path / "t.npy")])
     truncated = np.load(tmp_path / "t.npy", allow_pickle=False)
-    assert truncated.shape == (70, 1, 28, 28) and "|z| <= 0.5" in out
+    assert truncated.shape == (70, 1, 28, 28) and "|z| <= 0.5" in capsys.readouterr().out
     assert not np.array_equal(truncated, samples)
-    bad = launch("sample.py", "--checkpoint", str(tmp_path / "ckpt.npz"), "--n", "2",
-                 "--truncation", "0", "--out", str(tmp_path / "bad.npy"))
-    assert bad.returncode == 2 and "positive bound" in bad.stderr
+
+
+def test_sample_script_answers_mistakes_in_one_line(tmp_path, train, sample, capsys):
+    train(tmp_path, steps=2)
+    ckpt = str(tmp_path / "ckpt.npz")
+    diverged = tmp_path / "diverged.npz"
+    broken = minigan.load(ckpt)
+    broken["G_ema"]["module.0.weight"][:] = np.inf
+    minigan.save(diverged, **broken)
+    noise = tmp_path / "noise.npz"
+    noise.write_bytes(np.random.default_rng(0).bytes(3000))
+    out = str(tmp_path / "s.npy")
+    for argv, code, message in [
+            (["--n", "0"], 2, "argument --n: must be at least 1, got 0"),
+            (["--n", "-5"], 2, "argument --n: must be at least 1"),
+            (["--batch-size", "0"], 2, "argument --batch-size: must be at least 1"),
+            (["--truncation", "0"], 2, "argument --truncation: must be above 0, got 0"),
+            (["--seed", "-2"], 2, "argument --seed: must be at least 0"),
+            (["--checkpoint", str(tmp_path / "none.npz")], 1, "none.npz: no such file"),
+            (["--checkpoint", str(noise)], 1, "noise.npz"),
+            (["--checkpoint", str(diverged)], 1, "diverged.npz: its generator has non-finite"),
+            (["--out", str(tmp_path / "s.png")], 1, "--out .*s.png: the file name must end in .npy"),
+            (["--out", str(tmp_path)], 1, "the file name must end in .npy")]:
+        flags = {"--checkpoint": ckpt, "--out": out}
+        for i in range(0, len(argv), 2):
+            flags[argv[i]] = argv[i + 1]
+        with pytest.raises(SystemExit) as stop:
+            sample.main([x for kv in flags.items() for x in kv])
+        err = capsys.readouterr().err
+        text = err if code == 2 else stop.value.code
+        assert (stop.value.code == 2) == (code == 2), argv
+        assert len(text.strip().splitlines()) == 1 and re.search(message, text), (argv, text)
+    assert not os.path.exists(out)                      # nothing written by a refused call

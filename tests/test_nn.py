@@ -437,3 +437,18 @@ def test_non_persistent_buffers_and_deepcopy():
     np.testing.assert_array_equal(host(twin.fc.weight), host(b.fc.weight))
     twin.fc.weight.data += 1
     assert not np.array_equal(host(twin.fc.weight), host(b.fc.weight))
+
+
+def test_conv_layers_check_their_geometry_where_it_is_given():
+    """The layers read kernel size, stride, padding and dilation with the op's own checks
+    (minigan.ops.conv), so a bad one is named when the layer is built."""
+    for kwargs, named in (({"kernel_size": 0}, "Conv2d: kernel_size"),
+                          ({"kernel_size": 3, "stride": 0}, "Conv2d: stride"),
+                          ({"kernel_size": 3, "padding": -1}, "Conv2d: padding"),
+                          ({"kernel_size": (3, 3, 3)}, "Conv2d: kernel_size")):
+        with pytest.raises(ValueError, match=named):
+            nn.Conv2d(1, 2, **kwargs)
+    with pytest.raises(ValueError, match="ConvTranspose2d: output_padding"):
+        nn.ConvTranspose2d(1, 2, 3, stride=2, output_padding=-1)
+    assert nn.Conv2d(1, 2, 3, padding=[1, 0, 1, 0]).padding == (1, 0, 1, 0)
+    assert nn.Conv2d(1, 2, 3, padding="same").padding == "same"

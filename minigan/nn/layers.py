@@ -14,6 +14,7 @@ from .. import backend
 from .. import functional as F
 from ..ops import activations as _act
 from ..ops import spectral_norm as _sn
+from ..ops.conv import _pair
 from ..ops.dropout import dropout
 from ..ops.norm import batch_norm
 from ..tensor import DEFAULT_DTYPE, ShapeError
@@ -25,10 +26,6 @@ def _empty(shape, dtype, device):
     device = backend.default_device() if device is None else device
     dtype = DEFAULT_DTYPE if dtype is None else np.dtype(dtype)
     return Parameter(backend.xp_for(device).zeros(shape, dtype=dtype))
-
-
-def _pair(v):
-    return (v, v) if isinstance(v, int) else tuple(v)
 
 
 def _reset_weight_and_bias(weight, bias, generator):
@@ -71,9 +68,16 @@ class _ConvNd(Module):
     def _setup(self, in_channels, out_channels, kernel_size, stride, padding, dilation, bias,
                weight_shape, dtype, device, generator):
         self.in_channels, self.out_channels = in_channels, out_channels
-        self.kernel_size, self.stride = _pair(kernel_size), _pair(stride)
-        self.padding = padding if isinstance(padding, str) else _pair(padding)
-        self.dilation = _pair(dilation)
+        name = type(self).__name__
+        self.kernel_size = _pair(kernel_size, "kernel_size", name, 1)
+        self.stride = _pair(stride, "stride", name, 1)
+        if isinstance(padding, str):                                  # "same" or "valid"
+            self.padding = padding
+        elif isinstance(padding, (tuple, list)) and len(padding) == 4:  # (top, bottom, left, right)
+            self.padding = tuple(padding)
+        else:
+            self.padding = _pair(padding, "padding", name, 0)
+        self.dilation = _pair(dilation, "dilation", name, 1)
         self.weight = _empty(weight_shape(self.kernel_size), dtype, device)
         self.register_parameter("bias", _empty((out_channels,), dtype, device) if bias else None)
         self.reset_parameters(generator)
@@ -128,7 +132,7 @@ class ConvTranspose2d(_ConvNd):
                  output_padding=0, dilation=1, bias=True, dtype=None, device=None,
                  generator=None):
         super().__init__()
-        self.output_padding = _pair(output_padding)
+        self.output_padding = _pair(output_padding, "output_padding", "ConvTranspose2d", 0)
         self._setup(in_channels, out_channels, kernel_size, stride, padding, dilation, bias,
                     lambda k: (in_channels, out_channels) + k, dtype, device, generator)
 
