@@ -148,9 +148,15 @@ def discriminator_loss_grad(real_logits, fake_logits, label_smoothing=0.0):
     """
     _check_smoothing(label_smoothing)
     r, f = _array(real_logits), _array(fake_logits)
-    g_real = (r.dtype.type(label_smoothing) - _sigmoid(-r)) * r.dtype.type(1.0 / r.size)
-    g_fake = _sigmoid(f) * f.dtype.type(1.0 / f.size)
+    g_real = (r.dtype.type(label_smoothing) - _sigmoid(-r)) * _one_over_size(r)
+    g_fake = _sigmoid(f) * _one_over_size(f)
     return g_real, g_fake
+
+
+def _one_over_size(a):
+    """1/N, the weight of each entry in a mean, in ``a``'s dtype; for no entries (an empty
+    batch: the mean is NaN, as ``Tensor.mean``'s) the gradient is an empty array all the same."""
+    return a.dtype.type(1.0 / a.size if a.size else 0.0)
 
 
 def generator_loss_grad(fake_logits, saturating=False):
@@ -158,7 +164,7 @@ def generator_loss_grad(fake_logits, saturating=False):
     them, ``-sigma(-f)/M`` (non-saturating) or ``-sigma(f)/M`` (saturating)."""
     f = _array(fake_logits)
     s = _sigmoid(f) if saturating else _sigmoid(-f)
-    return -s * f.dtype.type(1.0 / f.size)
+    return -s * _one_over_size(f)
 
 
 # --- the training step: Algorithm 1 of Goodfellow et al. (2014) ---------------------------------
@@ -250,6 +256,10 @@ def train_step(G, D, opt_G, opt_D, real, z, k=1, saturating=False, label_smoothi
         raise ValueError(f"train_step: k must be at least 1, got {k}")
     _check_smoothing(label_smoothing)
     reals, noises = _per_step(real, k, "real"), _per_step(z, k + 1, "z")
+    for name, batches in (("real", reals), ("z", noises)):
+        if any(getattr(b, "size", 1) == 0 for b in batches):
+            raise ValueError(f"train_step: the {name} batch is empty (N = 0); a step needs at "
+                             f"least one example (its losses would be the mean of nothing)")
     for real_i, z_i in zip(reals, noises[:k]):
         real_logits, fake_logits = discriminator_step(G, D, opt_D, real_i, z_i, label_smoothing)
     g_logits = generator_step(G, D, opt_G, noises[k], saturating)
