@@ -12,6 +12,8 @@ Three design points:
 
 * The update runs *outside* the graph, on raw arrays, in place (``p.data -= ...``): an update is
   not something to differentiate, and a new array per step would break anyone holding ``p.data``.
+  Each updated parameter's version counter advances (``Optimizer._grads``), so backward through
+  a graph built before the step is refused rather than silently wrong.
 * State (moments, momentum buffers) is created next to each parameter with the parameter's own
   array library, dtype and device (``xp.zeros_like(p.data)``). Hyperparameters are cast to the
   parameter's dtype before they touch an array, so a float32 network gets float32 updates.
@@ -316,7 +318,9 @@ class Adam(Optimizer):
         params: iterable of Tensors with ``requires_grad=True``.
         lr: learning rate (the size of the first step).
         betas: ``(beta1, beta2)``, the EMA coefficients of the two moments.
-        eps: added to the denominator, for parameters whose gradient is ~0.
+        eps: added to the denominator, for parameters whose gradient is ~0; it must be 0 or a
+            normal number of every parameter's dtype (the default 1e-8 is too small for
+            float16: pass eps >= 6.1e-05 there; docs/derivations/adam.md).
         weight_decay: L2 penalty coefficient, added to the gradient.
     """
 
