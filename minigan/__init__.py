@@ -16,6 +16,7 @@ from . import metrics
 from .io import CheckpointError, load, save
 from .backend import DeviceMismatchError
 from .gradcheck import GradcheckError, check_adjoint, gradcheck
+from .graph import draw_graph, graph_to_dot
 from .ops.elementwise import (abs, clip, div, exp, log, maximum, minimum, mul, neg, pow, sqrt,
                               sub, where)
 from .ops.elementwise import add
@@ -30,7 +31,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Tensor", "tensor", "no_grad", "is_grad_enabled", "backward", "Function", "unbroadcast",
     "ShapeError", "DeviceMismatchError", "DEFAULT_DTYPE",
-    "gradcheck", "check_adjoint", "GradcheckError",
+    "gradcheck", "check_adjoint", "GradcheckError", "draw_graph", "graph_to_dot",
     "add", "sub", "mul", "div", "neg", "pow", "exp", "log", "sqrt", "abs", "clip",
     "maximum", "minimum", "where", "matmul", "sum", "mean", "max",
     "reshape", "transpose", "permute", "flatten", "concatenate", "cat", "stack", "pad",

@@ -1,4 +1,4 @@
-"""The GAN objective of Goodfellow et al. (2014), its gradients by hand, and the training step.
+"""The GAN objective of Goodfellow et al. (2014), its family, their gradients by hand, the step.
 
 The discriminator outputs a *logit* ``a``; its probability that the input is real is
 ``D(x) = sigma(a)``. Everything here is computed from logits, where it is stable:
@@ -23,8 +23,29 @@ and their gradients with respect to the logits (docs/derivations/gan_loss.md der
     dL_G/df = (sigma(f) - 1) / M = -sigma(-f) / M       non-saturating: -> -1/M as f -> -inf
     dL_G/df = -sigma(f) / M                             saturating: -> 0 as f -> -inf
 
+The family: ``loss=`` selects the objective, each read from D's raw output (``r``, ``f`` as
+above: a logit for "gan", a score otherwise), each with its gradient by hand
+(docs/derivations/gan_family.md derives them, with the optimal D of each):
+
+    "gan"           the above (the default)
+    "lsgan"         L_D = 1/2 mean (r - 1)^2 + 1/2 mean f^2      dL_D/dr = (r - 1)/N, dL_D/df = f/M
+                    L_G = 1/2 mean (f - 1)^2                    dL_G/df = (f - 1)/M
+                    (least squares, Mao et al. 2017, targets a = 0, b = c = 1)
+    "hinge"         L_D = mean relu(1 - r) + mean relu(1 + f)    dL_D/dr = -[r < 1]/N,
+                                                                 dL_D/df =  [f > -1]/M
+                    L_G = -mean f                               dL_G/df = -1/M
+                    (the subgradient 0 at the kinks r = 1 and f = -1, as relu's at 0)
+    "wasserstein"   L_D = mean f - mean r                        dL_D/dr = -1/N, dL_D/df = 1/M
+                    L_G = -mean f                               dL_G/df = -1/M
+                    (Arjovsky et al. 2017: D is a critic, kept Lipschitz by ``weight_clip`` or
+                    by nn.SpectralNorm)
+
+``saturating`` and ``label_smoothing`` belong to "gan" (they act on D's probability); with
+another loss they are an error.
+
 The functions take Tensors (and then return Tensors, differentiable through minigan's ops) or raw
-NumPy/CuPy arrays (and return arrays). :func:`train_step` is Algorithm 1 of the paper, with the
+NumPy/CuPy arrays (and return arrays). :func:`train_step` is Algorithm 1 of the paper (and, with
+``loss="wasserstein"``, ``k=5``, ``weight_clip=0.01`` and RMSprop, Algorithm 1 of WGAN), with the
 backward passes seeded by the hand-derived gradients above.
 
 The last section evaluates the objective on *known* densities (host NumPy, float64), for the
@@ -34,6 +55,7 @@ gives a trained GAN, D's logit as an estimate of log p_data / p_g, is used by
 Tests: tests/test_gan.py, tests/test_theory.py.
 """
 
+import numbers
 from collections import namedtuple
 
 import numpy as np
@@ -44,15 +66,22 @@ from .ops.activations import _sigmoid, _softplus
 from .tensor import Tensor, backward, no_grad
 
 __all__ = [
-    "value", "discriminator_loss", "generator_loss", "discriminator_loss_grad",
-    "generator_loss_grad", "train_step", "discriminator_step", "generator_step", "StepResult",
-    "optimal_logit", "expected_value", "acceptance_probability",
+    "LOSSES", "value", "discriminator_loss", "generator_loss", "discriminator_loss_grad",
+    "generator_loss_grad", "train_step", "discriminator_step", "generator_step", "clip_weights",
+    "StepResult", "optimal_logit", "expected_value", "acceptance_probability",
 ]
+
+LOSSES = ("gan", "lsgan", "hinge", "wasserstein")
 
 
 def _log_sigmoid(a):
     """log sigma(a) = -softplus(-a) on raw arrays, finite for every finite a."""
     return -_softplus(-a)
+
+
+def _relu(a):
+    """max(a, 0) on a Tensor (differentiable) or a raw array."""
+    return F.relu(a) if isinstance(a, Tensor) else get_array_module(a).maximum(a, 0)
 
 
 def _mean(a):
@@ -63,6 +92,31 @@ def _mean(a):
 def _0d(x, like):
     """``x`` (a NumPy scalar from 0-d arithmetic) as a 0-d array of ``like``'s library."""
     return get_array_module(like).asarray(x)
+
+
+def _check_smoothing(label_smoothing):
+    if not 0.0 <= label_smoothing < 1.0:
+        raise ValueError(f"label_smoothing must lie in [0, 1) (the real examples' target is "
+                         f"1 - label_smoothing), got {label_smoothing}")
+
+
+def _check_loss(op, loss, saturating=False, label_smoothing=0.0):
+    """Refuse an unknown ``loss``, and the options that belong to the original GAN only."""
+    if loss not in LOSSES:
+        raise ValueError(f"{op}: loss must be one of {', '.join(map(repr, LOSSES))}, got "
+                         f"{loss!r}")
+    if loss != "gan" and saturating:
+        raise ValueError(f"{op}: saturating=True is the minimax generator loss of "
+                         f"loss='gan'; loss={loss!r} has no saturating form")
+    if loss != "gan" and label_smoothing:
+        raise ValueError(f"{op}: label_smoothing smooths D's probability target under "
+                         f"loss='gan'; loss={loss!r} has no probability to smooth")
+    _check_smoothing(label_smoothing)
+
+
+def _check_clip(op, c):
+    if isinstance(c, bool) or not isinstance(c, numbers.Real) or not c > 0:
+        raise ValueError(f"{op}: the weight clip c must be a number > 0, got {c!r}")
 
 
 # --- the objective -----------------------------------------------------------------------------
@@ -83,51 +137,67 @@ def value(real_logits, fake_logits):
                real_logits)
 
 
-def _check_smoothing(label_smoothing):
-    if not 0.0 <= label_smoothing < 1.0:
-        raise ValueError(f"label_smoothing must lie in [0, 1) (the real examples' target is "
-                         f"1 - label_smoothing), got {label_smoothing}")
+def discriminator_loss(real_logits, fake_logits, label_smoothing=0.0, loss="gan"):
+    """The discriminator's loss on its outputs for a real and a generated batch.
 
-
-def discriminator_loss(real_logits, fake_logits, label_smoothing=0.0):
-    """L_D = -V: the discriminator maximises V, i.e. minimises the binary cross-entropy of
-    calling real examples real (target 1) and generated ones fake (target 0).
+    For ``loss="gan"``, L_D = -V: the discriminator maximises V, i.e. minimises the binary
+    cross-entropy of calling real examples real (target 1) and generated ones fake (target 0).
 
     Args:
-        label_smoothing: one-sided label smoothing (Salimans et al. 2016): the real examples'
-            target becomes ``t = 1 - label_smoothing``, generated ones keep 0. D's optimum
-            becomes ``t p_data / (p_data + p_g)``, so D is never rewarded for certainty on real
-            data; smoothing the fake targets too would stop penalising G where data has no mass
-            (docs/derivations/gan_loss.md). Since ``log sigma(r) - log sigma(-r) = r``, the
-            smoothed real term ``t log sigma(r) + s log sigma(-r)`` is ``log sigma(r) - s r``:
-            the smoothed loss is ``-V + s mean(r)``, a linear penalty on D's real logits.
+        real_logits: D's outputs on real examples, any shape (N entries).
+        fake_logits: D's outputs on generated examples, any shape (M entries).
+        label_smoothing: one-sided label smoothing (Salimans et al. 2016), ``loss="gan"`` only:
+            the real examples' target becomes ``t = 1 - label_smoothing``, generated ones keep 0.
+            D's optimum becomes ``t p_data / (p_data + p_g)``, so D is never rewarded for
+            certainty on real data; smoothing the fake targets too would stop penalising G where
+            data has no mass (docs/derivations/gan_loss.md). Since ``log sigma(r) - log sigma(-r)
+            = r``, the smoothed real term ``t log sigma(r) + s log sigma(-r)`` is
+            ``log sigma(r) - s r``: the smoothed loss is ``-V + s mean(r)``, a linear penalty on
+            D's real logits.
+        loss: ``"gan"`` (the default), ``"lsgan"`` ``1/2 mean (r - 1)^2 + 1/2 mean f^2``,
+            ``"hinge"`` ``mean relu(1 - r) + mean relu(1 + f)`` or ``"wasserstein"``
+            ``mean f - mean r`` (docs/derivations/gan_family.md).
 
     Returns:
-        A scalar Tensor if the logits are Tensors, else a 0-d array.
+        A scalar Tensor if the outputs are Tensors, else a 0-d array.
     """
-    _check_smoothing(label_smoothing)
-    v = value(real_logits, fake_logits)
-    if label_smoothing:
-        v = v - label_smoothing * real_logits.mean()
-    return -v if isinstance(v, Tensor) else _0d(-v, real_logits)
+    _check_loss("discriminator_loss", loss, label_smoothing=label_smoothing)
+    r, f = real_logits, fake_logits
+    if loss == "gan":
+        v = value(r, f)
+        if label_smoothing:
+            v = v - label_smoothing * r.mean()
+        return -v if isinstance(v, Tensor) else _0d(-v, r)
+    if loss == "lsgan":                            # D's targets: b = 1 on real, a = 0 on fake
+        out = 0.5 * ((r - 1) ** 2).mean() + 0.5 * (f ** 2).mean()
+    elif loss == "hinge":                          # no loss once r >= 1 and f <= -1
+        out = _relu(1 - r).mean() + _relu(1 + f).mean()
+    else:                                          # the critic's estimate of W1, negated
+        out = f.mean() - r.mean()
+    return out if isinstance(out, Tensor) else _0d(out, r)
 
 
-def generator_loss(fake_logits, saturating=False):
-    """The generator's loss on D's logits for its samples.
+def generator_loss(fake_logits, saturating=False, loss="gan"):
+    """The generator's loss on D's outputs for its samples.
 
     Args:
-        fake_logits: D's logits on generated examples.
-        saturating: True for the minimax form ``E log(1 - D(G(z)))``, whose gradient vanishes
-            when D confidently rejects the samples (early in training); False (default) for the
-            non-saturating ``-E log D(G(z))`` the paper recommends in practice.
+        fake_logits: D's outputs on generated examples.
+        saturating: ``loss="gan"`` only. True for the minimax form ``E log(1 - D(G(z)))``,
+            whose gradient vanishes when D confidently rejects the samples (early in training);
+            False (default) for the non-saturating ``-E log D(G(z))`` the paper recommends.
+        loss: ``"gan"`` (the default), ``"lsgan"`` ``1/2 mean (f - 1)^2``, or ``"hinge"`` and
+            ``"wasserstein"``, both ``-mean f`` (docs/derivations/gan_family.md).
     """
-    if isinstance(fake_logits, Tensor):
+    _check_loss("generator_loss", loss, saturating=saturating)
+    f = fake_logits
+    if loss == "gan":
+        if isinstance(f, Tensor):
+            return F.log_sigmoid(-f).mean() if saturating else -F.log_sigmoid(f).mean()
         if saturating:
-            return F.log_sigmoid(-fake_logits).mean()
-        return -F.log_sigmoid(fake_logits).mean()
-    if saturating:
-        return _mean(_log_sigmoid(-fake_logits))
-    return _0d(-_mean(_log_sigmoid(fake_logits)), fake_logits)
+            return _mean(_log_sigmoid(-f))
+        return _0d(-_mean(_log_sigmoid(f)), f)
+    out = 0.5 * ((f - 1) ** 2).mean() if loss == "lsgan" else -f.mean()  # lsgan: target c = 1
+    return out if isinstance(out, Tensor) else _0d(out, f)
 
 
 # --- the gradients, by hand --------------------------------------------------------------------
@@ -136,20 +206,36 @@ def _array(a):
     return a.data if isinstance(a, Tensor) else a
 
 
-def discriminator_loss_grad(real_logits, fake_logits, label_smoothing=0.0):
-    """The gradients of :func:`discriminator_loss` with respect to the logits.
+def discriminator_loss_grad(real_logits, fake_logits, label_smoothing=0.0, loss="gan"):
+    """The gradients of :func:`discriminator_loss` with respect to D's outputs.
 
     Returns:
-        ``(g_real, g_fake)``, arrays shaped like the logits: ``-sigma(-r)/N`` and ``sigma(f)/M``.
-        Written as ``-sigma(-r)`` rather than ``sigma(r) - 1``, which cancels to 0 in relative
-        terms for large ``r``. With label smoothing ``s`` (target ``t = 1 - s``), ``g_real`` is
-        ``(sigma(r) - t)/N``, computed as ``(s - sigma(-r))/N`` for the same reason: exactly
-        ``s/N`` where ``sigma(r)`` rounds to 1, and the unsmoothed form bit for bit at ``s = 0``.
+        ``(g_real, g_fake)``, arrays shaped (and typed) like the outputs:
+
+        - ``"gan"``: ``-sigma(-r)/N`` and ``sigma(f)/M``. Written as ``-sigma(-r)`` rather than
+          ``sigma(r) - 1``, which cancels to 0 in relative terms for large ``r``. With label
+          smoothing ``s`` (target ``t = 1 - s``), ``g_real`` is ``(sigma(r) - t)/N``, computed
+          as ``(s - sigma(-r))/N`` for the same reason: exactly ``s/N`` where ``sigma(r)``
+          rounds to 1, and the unsmoothed form bit for bit at ``s = 0``.
+        - ``"lsgan"``: ``(r - 1)/N`` and ``f/M``.
+        - ``"hinge"``: ``-1/N`` where ``r < 1``, else 0; ``1/M`` where ``f > -1``, else 0. At the
+          kinks ``r = 1`` and ``f = -1`` the subgradient 0 (relu's at 0).
+        - ``"wasserstein"``: ``-1/N`` and ``1/M`` everywhere, whatever the outputs.
     """
-    _check_smoothing(label_smoothing)
+    _check_loss("discriminator_loss_grad", loss, label_smoothing=label_smoothing)
     r, f = _array(real_logits), _array(fake_logits)
-    g_real = (r.dtype.type(label_smoothing) - _sigmoid(-r)) * _one_over_size(r)
-    g_fake = _sigmoid(f) * _one_over_size(f)
+    xp = get_array_module(r)
+    n, m = _one_over_size(r), _one_over_size(f)  # 1/N, 1/M in their dtypes
+    if loss == "gan":
+        g_real = (r.dtype.type(label_smoothing) - _sigmoid(-r)) * n
+        g_fake = _sigmoid(f) * m
+    elif loss == "lsgan":
+        g_real, g_fake = (r - 1) * n, f * m
+    elif loss == "hinge":
+        g_real = xp.where(r < 1, -n, r.dtype.type(0))
+        g_fake = xp.where(f > -1, m, f.dtype.type(0))
+    else:
+        g_real, g_fake = xp.full_like(r, -n), xp.full_like(f, m)
     return g_real, g_fake
 
 
@@ -159,12 +245,18 @@ def _one_over_size(a):
     return a.dtype.type(1.0 / a.size if a.size else 0.0)
 
 
-def generator_loss_grad(fake_logits, saturating=False):
-    """The gradient of :func:`generator_loss` with respect to the logits: an array shaped like
-    them, ``-sigma(-f)/M`` (non-saturating) or ``-sigma(f)/M`` (saturating)."""
+def generator_loss_grad(fake_logits, saturating=False, loss="gan"):
+    """The gradient of :func:`generator_loss` with respect to D's outputs: an array shaped like
+    them, ``-sigma(-f)/M`` (``"gan"``, non-saturating), ``-sigma(f)/M`` (saturating),
+    ``(f - 1)/M`` (``"lsgan"``) or ``-1/M`` everywhere (``"hinge"``, ``"wasserstein"``)."""
+    _check_loss("generator_loss_grad", loss, saturating=saturating)
     f = _array(fake_logits)
-    s = _sigmoid(f) if saturating else _sigmoid(-f)
-    return -s * _one_over_size(f)
+    m = _one_over_size(f)
+    if loss == "gan":
+        return -(_sigmoid(f) if saturating else _sigmoid(-f)) * m
+    if loss == "lsgan":
+        return (f - 1) * m
+    return get_array_module(f).full_like(f, -m)
 
 
 # --- the training step: Algorithm 1 of Goodfellow et al. (2014) ---------------------------------
@@ -177,28 +269,60 @@ StepResult.__doc__ = """What one :func:`train_step` measured, as 0-d arrays on t
     g_loss   L_G at the generator update (before it)
     d_real   mean D(x) on the real batch of the last discriminator update
     d_fake   mean D(G(z)) on the generated batch of the last discriminator update
+
+D(x) is the probability sigma(logit) for ``loss="gan"`` and D's raw output (its score) for the
+other losses; for ``"wasserstein"``, ``d_real - d_fake = -d_loss`` is the critic's estimate of
+the Wasserstein-1 distance (times its Lipschitz constant).
 """
 
 
-def discriminator_step(G, D, opt_D, real, z, label_smoothing=0.0):
-    """One update of D: ascend V on a real batch and a batch generated from noise ``z`` (descend
-    the smoothed :func:`discriminator_loss` if ``label_smoothing`` is given).
+def clip_weights(params, c):
+    """Clip every entry of every parameter to ``[-c, c]``, in place: WGAN's Lipschitz constraint.
+
+    Arjovsky et al. (2017) keep the critic in a set of K-Lipschitz functions by clipping its
+    weights after each update (c = 0.01 in the paper): with every weight in a box, each layer's
+    gain is bounded, so K is. It is crude (K is loose and the critic's capacity is spent against
+    the box); ``nn.SpectralNorm`` is the alternative (docs/derivations/gan_family.md). Called
+    by :func:`discriminator_step` with ``weight_clip=c``.
+
+    Args:
+        params: an iterable of parameters, e.g. ``D.parameters()``. Their arrays are changed in
+            place (``p.data`` stays the same array object); buffers are not touched.
+        c: the bound, a number > 0.
+    """
+    _check_clip("clip_weights", c)
+    if isinstance(params, Tensor):
+        raise TypeError("clip_weights: params must be an iterable of parameters, got a single "
+                        "Tensor; wrap it in a list")
+    for p in params:
+        get_array_module(p.data).clip(p.data, -c, c, out=p.data)
+
+
+def discriminator_step(G, D, opt_D, real, z, label_smoothing=0.0, loss="gan", weight_clip=None):
+    """One update of D: descend :func:`discriminator_loss` on a real batch and a batch generated
+    from noise ``z`` (for ``loss="gan"``, ascend V), then clip D's weights to
+    ``[-weight_clip, weight_clip]`` if ``weight_clip`` is given (:func:`clip_weights`).
 
     Returns:
         ``(real_logits, fake_logits)`` as arrays, from before the update.
     """
+    _check_loss("discriminator_step", loss, label_smoothing=label_smoothing)
+    if weight_clip is not None:
+        _check_clip("discriminator_step", weight_clip)
     with no_grad():
         fake = G(z)  # G's output as a constant (a detach that records no graph): D's step moves D
     opt_D.zero_grad()
     real_logits, fake_logits = D(real), D(fake)
-    g_real, g_fake = discriminator_loss_grad(real_logits, fake_logits, label_smoothing)
+    g_real, g_fake = discriminator_loss_grad(real_logits, fake_logits, label_smoothing, loss)
     # One backward pass seeded with both hand-derived gradients: grads of shared weights add up.
     backward([real_logits, fake_logits], [g_real, g_fake])
     opt_D.step()
+    if weight_clip is not None:
+        clip_weights(D.parameters(), weight_clip)
     return real_logits.data, fake_logits.data
 
 
-def generator_step(G, D, opt_G, z, saturating=False):
+def generator_step(G, D, opt_G, z, saturating=False, loss="gan"):
     """One update of G through a frozen D: descend L_G on a batch generated from ``z``.
 
     D's parameters are switched to ``requires_grad=False`` for the pass (and restored after), so
@@ -206,15 +330,16 @@ def generator_step(G, D, opt_G, z, saturating=False):
     its ``.grad`` is left as it was.
 
     Returns:
-        The logits D gave the generated batch (an array, from before the update).
+        The outputs D gave the generated batch (an array, from before the update).
     """
+    _check_loss("generator_step", loss, saturating=saturating)
     frozen = [(p, p.requires_grad) for p in D.parameters()]
     for p, _ in frozen:
         p.requires_grad = False
     try:
         opt_G.zero_grad()
         fake_logits = D(G(z))
-        backward([fake_logits], [generator_loss_grad(fake_logits, saturating)])
+        backward([fake_logits], [generator_loss_grad(fake_logits, saturating, loss)])
         opt_G.step()
     finally:
         for p, flag in frozen:
@@ -235,38 +360,53 @@ def _per_step(x, count, name):
     return [x] * count
 
 
-def train_step(G, D, opt_G, opt_D, real, z, k=1, saturating=False, label_smoothing=0.0):
+def _mean_output(logits, loss):
+    """Mean D(x): the probability sigma(logit) under "gan", the raw score otherwise."""
+    return _mean(_sigmoid(logits)) if loss == "gan" else _mean(logits)
+
+
+def train_step(G, D, opt_G, opt_D, real, z, k=1, saturating=False, label_smoothing=0.0,
+               loss="gan", weight_clip=None):
     """One iteration of Algorithm 1: ``k`` updates of D, then one update of G.
 
     Args:
-        G, D: modules; ``D`` returns logits (no final sigmoid).
+        G, D: modules; ``D`` returns logits (no final sigmoid), or scores for the other losses.
         opt_G, opt_D: optimisers over ``G.parameters()`` and ``D.parameters()``.
         real: a real batch (Tensor), reused by every D update, or a list of ``k`` batches.
         z: noise: a Tensor used for every update, a list of ``k + 1`` Tensors (one per D update,
             the last for G's), or a callable returning a fresh batch (called ``k + 1`` times).
-        k: discriminator updates per generator update (the paper used k = 1).
-        saturating: use the minimax generator loss instead of the non-saturating one.
+        k: discriminator updates per generator update (the paper used k = 1; WGAN's n_critic
+            is 5).
+        saturating: use the minimax generator loss instead of the non-saturating one
+            (``loss="gan"`` only).
         label_smoothing: one-sided label smoothing of D's real targets (1 becomes
-            ``1 - label_smoothing``); see :func:`discriminator_loss`. G's loss is unchanged.
+            ``1 - label_smoothing``; ``loss="gan"`` only); see :func:`discriminator_loss`. G's
+            loss is unchanged.
+        loss: the objective, one of :data:`LOSSES` (see :func:`discriminator_loss`).
+        weight_clip: if given, D's parameters are clipped to ``[-weight_clip, weight_clip]``
+            after each of its ``k`` updates (WGAN: 0.01, with ``opt_D`` RMSprop at 5e-5).
 
     Returns:
         A :class:`StepResult` of 0-d device arrays (no host synchronisation happens here).
     """
     if k < 1:
         raise ValueError(f"train_step: k must be at least 1, got {k}")
-    _check_smoothing(label_smoothing)
+    _check_loss("train_step", loss, saturating, label_smoothing)
+    if weight_clip is not None:
+        _check_clip("train_step", weight_clip)
     reals, noises = _per_step(real, k, "real"), _per_step(z, k + 1, "z")
     for name, batches in (("real", reals), ("z", noises)):
         if any(getattr(b, "size", 1) == 0 for b in batches):
             raise ValueError(f"train_step: the {name} batch is empty (N = 0); a step needs at "
                              f"least one example (its losses would be the mean of nothing)")
     for real_i, z_i in zip(reals, noises[:k]):
-        real_logits, fake_logits = discriminator_step(G, D, opt_D, real_i, z_i, label_smoothing)
-    g_logits = generator_step(G, D, opt_G, noises[k], saturating)
-    return StepResult(d_loss=discriminator_loss(real_logits, fake_logits, label_smoothing),
-                      g_loss=generator_loss(g_logits, saturating),
-                      d_real=_mean(_sigmoid(real_logits)),
-                      d_fake=_mean(_sigmoid(fake_logits)))
+        real_logits, fake_logits = discriminator_step(G, D, opt_D, real_i, z_i, label_smoothing,
+                                                      loss, weight_clip)
+    g_logits = generator_step(G, D, opt_G, noises[k], saturating, loss)
+    return StepResult(d_loss=discriminator_loss(real_logits, fake_logits, label_smoothing, loss),
+                      g_loss=generator_loss(g_logits, saturating, loss),
+                      d_real=_mean_output(real_logits, loss),
+                      d_fake=_mean_output(fake_logits, loss))
 
 
 # --- theory on known densities (host NumPy, float64) -------------------------------------------

@@ -1,4 +1,4 @@
-"""Optimisers: SGD (with momentum and Nesterov) and Adam, with PyTorch's update rules.
+"""Optimisers: SGD (with momentum and Nesterov), Adam and RMSprop, with PyTorch's update rules.
 
 An optimiser holds a list of parameters (Tensors with ``requires_grad=True``) and, after
 ``loss.backward()`` has filled their ``.grad``, moves them a small step downhill::
@@ -37,7 +37,7 @@ from .nn import BatchNorm1d, BatchNorm2d
 from .ops import args
 from .tensor import Tensor, no_grad
 
-__all__ = ["Optimizer", "SGD", "Adam", "EMA", "average_state_dicts", "update_bn"]
+__all__ = ["Optimizer", "SGD", "Adam", "RMSprop", "EMA", "average_state_dicts", "update_bn"]
 
 
 class Optimizer:
@@ -387,18 +387,137 @@ class Adam(Optimizer):
             p.data -= denom
 
 
-def _check_eps(eps, p, i):
-    """Adam divides by ``sqrt(v) + eps``, with ``v`` 0 where the gradient has been 0: ``eps``
-    must be a normal number of the parameter's dtype, or the division overflows (a subnormal
-    eps) or is 0/0 = NaN (an eps that rounds to 0). The default 1e-8 is below float16's
-    smallest normal number, 6.1e-05: half-precision parameters need a larger eps. (eps = 0,
-    allowed as in PyTorch for exact experiments, gives 0/0 where a gradient has always been 0.)"""
+def _check_eps(eps, p, i, op="Adam"):
+    """Adam and RMSprop divide by ``sqrt(v) + eps``, with ``v`` 0 where the gradient has been
+    0: ``eps`` must be a normal number of the parameter's dtype, or the division overflows (a
+    subnormal eps) or is 0/0 = NaN (an eps that rounds to 0). The default 1e-8 is below
+    float16's smallest normal number, 6.1e-05: half-precision parameters need a larger eps.
+    (eps = 0, allowed as in PyTorch for exact experiments, gives 0/0 where a gradient has always
+    been 0.)"""
     tiny = float(np.finfo(p.dtype).tiny)
     if 0 < eps < tiny:  # eps = 0 is asked for explicitly: then 0/0 is the user's choice
-        raise ValueError(f"Adam: eps={eps:g} is below the smallest normal {p.dtype} number "
+        raise ValueError(f"{op}: eps={eps:g} is below the smallest normal {p.dtype} number "
                          f"({tiny:.2g}), so parameter {i} (shape {p.shape}) could be moved by "
                          f"0/0 = NaN or by an overflow where its gradient is 0; pass "
                          f"eps >= {tiny:.2g}, or train in float32")
+
+
+class RMSprop(Optimizer):
+    """RMSprop (Hinton's lecture 6e), in PyTorch's form: each step divided by a running RMS of
+    the gradient; optionally centred, with momentum, and with L2 weight decay.
+
+    With ``g = grad + weight_decay * p`` (L2 penalty, as ``torch.optim.RMSprop``)::
+
+        v = alpha * v + (1 - alpha) * g * g        an EMA of g^2 (no bias correction)
+        g_avg = alpha * g_avg + (1 - alpha) * g    centered only: an EMA of g
+        d = sqrt(v) + eps                          or sqrt(v - g_avg^2) + eps when centered
+        b = momentum * b + g / d; p = p - lr * b   with momentum (b starts at 0)
+        p = p - lr * g / d                         without
+
+    Adam is this with a first-moment EMA in place of ``g`` and bias corrections
+    (docs/derivations/adam.md). WGAN trains its critic with RMSprop at lr 5e-5: a method without
+    momentum, which the paper found steadier against a moving opponent.
+
+    Args:
+        params: iterable of Tensors with ``requires_grad=True``.
+        lr: learning rate.
+        alpha: the EMA coefficient of the squared gradient, in [0, 1).
+        eps: added to the denominator, for parameters whose gradient is ~0.
+        weight_decay: L2 penalty coefficient, added to the gradient.
+        momentum: in [0, 1); 0 keeps no buffer.
+        centered: divide by an estimate of the gradient's standard deviation instead of its
+            RMS (Graves 2013), which keeps a second EMA, of ``g``.
+    """
+
+    hyperparameters = ("lr", "alpha", "eps", "weight_decay", "momentum", "centered")
+    state_keys = ("square_avg", "momentum_buffer", "grad_avg")
+
+    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
+                 centered=False):
+        super().__init__(params)
+        self._set_hyperparameters(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
+                                  momentum=momentum, centered=centered)
+
+    def _set_hyperparameters(self, lr, alpha, eps, weight_decay, momentum, centered):
+        for name, value in (("lr", lr), ("alpha", alpha), ("eps", eps),
+                            ("weight_decay", weight_decay), ("momentum", momentum)):
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                raise TypeError(f"RMSprop: {name} must be a number, got {value!r}")
+            if not value >= 0:
+                raise ValueError(f"RMSprop: {name} must be >= 0, got {value}")
+        if not alpha < 1:
+            raise ValueError(f"RMSprop: alpha must lie in [0, 1), got {alpha}")
+        if not momentum < 1:
+            raise ValueError(f"RMSprop: momentum must lie in [0, 1), got {momentum}")
+        for i, p in enumerate(self.params):
+            _check_eps(eps, p, i, "RMSprop")
+        self._eps_fits = {p.dtype for p in self.params}  # dtypes checked against this eps
+        self.lr, self.alpha, self.eps = float(lr), float(alpha), float(eps)
+        self.weight_decay, self.momentum = float(weight_decay), float(momentum)
+        self.centered = bool(centered)
+
+    def _required_state(self, hparams):
+        momentum = hparams.get("momentum", self.momentum)
+        centered = hparams.get("centered", self.centered)
+        return (("square_avg",) + (("momentum_buffer",) if momentum else ())
+                + (("grad_avg",) if centered else ()))
+
+    def step(self):
+        """Update every parameter that has a gradient, in place."""
+        alpha = self.alpha
+        for i, p, g in self._grads():
+            xp = backend.get_array_module(p.data)
+            if p.dtype not in self._eps_fits:  # cast since construction (model.to)
+                _check_eps(self.eps, p, i, "RMSprop")
+                self._eps_fits.add(p.dtype)
+            if self.weight_decay:
+                g = g + _scalar(self.weight_decay, p) * p.data  # a new array: .grad stays as is
+            st = self.state[i]
+            if not st:
+                st.update(step=0, square_avg=xp.zeros_like(p.data))
+            # Buffers are made when first needed, so momentum or centering switched on later
+            # (or by load_state_dict) starts them at 0, as PyTorch's first step does.
+            if self.momentum and "momentum_buffer" not in st:
+                st["momentum_buffer"] = xp.zeros_like(p.data)
+            if self.centered and "grad_avg" not in st:
+                st["grad_avg"] = xp.zeros_like(p.data)
+            st["step"] += 1
+            v = st["square_avg"]
+
+            # In place, every temporary in one reused buffer ``s``: v = alpha v + (1 - alpha) g g
+            s = xp.multiply(g, _scalar(1 - alpha, p), out=self._scratch(p))
+            s *= g
+            xp.multiply(v, _scalar(alpha, p), out=v)
+            v += s
+            if self.centered:
+                g_avg = st["grad_avg"]                    # g_avg = alpha g_avg + (1 - alpha) g
+                xp.multiply(g, _scalar(1 - alpha, p), out=s)
+                xp.multiply(g_avg, _scalar(alpha, p), out=g_avg)
+                g_avg += s
+                xp.multiply(g_avg, g_avg, out=s)          # v - g_avg^2 >= 0 in exact arithmetic
+                xp.subtract(v, s, out=s)                  # (the EMAs' weights sum to < 1), but
+                xp.maximum(s, 0, out=s)                   # may round below 0: sqrt would be nan
+                denom = xp.sqrt(s, out=s)
+            else:
+                denom = xp.sqrt(v, out=s)
+            # As in Adam: where g stays 0, v decays by alpha a step through the subnormal floats
+            # (1,600 steps at alpha = 0.99), slow on x86 and worth nothing beside eps. Not with
+            # eps = 0, where 0 / sqrt(subnormal) = 0 would become 0 / 0.
+            if st["step"] % 100 == 0 and self.eps:
+                backend.flush_subnormals(v)
+                if self.centered:
+                    backend.flush_subnormals(st["grad_avg"])
+            denom += _scalar(self.eps, p)
+            if self.momentum:
+                b = st["momentum_buffer"]                  # b = momentum b + g / d
+                xp.multiply(b, _scalar(self.momentum, p), out=b)
+                xp.divide(g, denom, out=denom)
+                b += denom
+                p.data -= xp.multiply(b, _scalar(self.lr, p), out=denom)
+            else:
+                xp.divide(g, denom, out=denom)             # p = p - lr g / d
+                denom *= _scalar(self.lr, p)
+                p.data -= denom
 
 
 class EMA:

@@ -663,11 +663,13 @@ def _add_grad(pending, key, g):
         pending[id(key)] = [total, True]
 
 
-def _topological_order(roots):
+def _topological_order(roots, through_released=False):
     """Nodes and leaves reachable from ``roots``, each after every node computed from it.
 
     An iterative depth-first search: Python's recursion limit would stop a recursive one on
-    long graphs (an RNN, a 10,000-op chain).
+    long graphs (an RNN, a 10,000-op chain). The walk stops at a node that backward released
+    (it can pass no gradient on) unless ``through_released``: its inputs are still known, which
+    is all that drawing the graph (minigan/graph.py) needs.
     """
     order, seen = [], set()
     stack = [(r, False) for r in roots]
@@ -680,7 +682,7 @@ def _topological_order(roots):
             continue
         seen.add(id(item))
         stack.append((item, True))
-        if isinstance(item, _Node) and item.ctx is not None:
+        if isinstance(item, _Node) and (item.ctx is not None or through_released):
             stack.extend((x, False) for x in item.inputs if x is not None and id(x) not in seen)
     return reversed(order)
 

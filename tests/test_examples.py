@@ -50,6 +50,23 @@ def test_toy2d_flags_grid_saturating_k(tmp_path):
     assert re.search(r"^final: modes covered: \d+/25", proc.stdout, re.M), proc.stdout
 
 
+@pytest.mark.parametrize("flags", [("--loss", "lsgan"), ("--loss", "hinge", "--spectral-norm"),
+                                   ("--loss", "wasserstein")])
+def test_toy2d_each_loss_of_the_family(tmp_path, flags):
+    proc = run_example("toy2d.py", *flags, "--steps", 3, "--frames", 2, "--eval-samples", 200,
+                       "--out", tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "frame_0001.png").exists() and (tmp_path / "toy2d.gif").exists()
+    assert re.search(r"^step +3 +modes covered: \d/8.* L_D \S+ +L_G \S+ +D\(x\) \S+",
+                     proc.stdout, re.M), proc.stdout
+
+
+def test_toy2d_refuses_saturating_outside_the_original_loss(tmp_path):
+    proc = run_example("toy2d.py", "--loss", "hinge", "--saturating", "--out", tmp_path)
+    assert proc.returncode == 2 and "--loss hinge has none" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
 def test_toy2d_rejects_a_single_frame(tmp_path):
     proc = run_example("toy2d.py", "--frames", 1, "--out", tmp_path)
     assert proc.returncode != 0 and "--frames must be at least 2" in proc.stderr

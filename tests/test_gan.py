@@ -1,7 +1,8 @@
 """The GAN objective and its hand-derived gradients (docs/derivations/gan_loss.md), three ways:
 against autograd through F.binary_cross_entropy_with_logits, against float64 central differences
 (minigan.gradcheck), and against the closed-form bounds; then the training step against the same
-step written with autograd-composed BCE losses."""
+step written with autograd-composed BCE losses. The family (least squares, hinge, Wasserstein;
+docs/derivations/gan_family.md) the same ways, with weight clipping and n_critic = k."""
 
 import numpy as np
 import pytest
@@ -13,11 +14,13 @@ import minigan.functional as F
 from minigan import gan, nn, optim
 from minigan.backend import get_array_module
 from minigan.tensor import Function
-from tests.helpers import host, t64
+from tests.helpers import away_from, host, t64
 from tests.strategies import seeds
 
 sizes = st.integers(1, 6)
 smoothings = st.floats(0.0, 0.5)  # one-sided label smoothing: real examples' target 1 - s
+FAMILY = ("lsgan", "hinge", "wasserstein")
+scales = st.sampled_from([1.0, 10.0, 1e4])  # the spread of D's outputs: up to large ones
 
 
 def logits(seed, n, scale=3.0):
@@ -35,14 +38,14 @@ class DiscriminatorLoss(Function):
     """L_D(r, f) with the backward of gan.discriminator_loss_grad."""
 
     @staticmethod
-    def forward(ctx, r, f, label_smoothing=0.0):
+    def forward(ctx, r, f, label_smoothing=0.0, loss="gan"):
         ctx.save_for_backward(r, f)
-        ctx.label_smoothing = label_smoothing
-        return gan.discriminator_loss(r, f, label_smoothing)
+        ctx.label_smoothing, ctx.loss = label_smoothing, loss
+        return gan.discriminator_loss(r, f, label_smoothing, loss=loss)
 
     @staticmethod
     def backward(ctx, g):
-        g_real, g_fake = gan.discriminator_loss_grad(*ctx.saved, ctx.label_smoothing)
+        g_real, g_fake = gan.discriminator_loss_grad(*ctx.saved, ctx.label_smoothing, ctx.loss)
         return g * g_real, g * g_fake
 
 
@@ -50,14 +53,14 @@ class GeneratorLoss(Function):
     """L_G(f) with the backward of gan.generator_loss_grad."""
 
     @staticmethod
-    def forward(ctx, f, saturating):
+    def forward(ctx, f, saturating, loss="gan"):
         ctx.save_for_backward(f)
-        ctx.saturating = saturating
-        return gan.generator_loss(f, saturating)
+        ctx.saturating, ctx.loss = saturating, loss
+        return gan.generator_loss(f, saturating, loss=loss)
 
     @staticmethod
     def backward(ctx, g):
-        return g * gan.generator_loss_grad(ctx.saved[0], ctx.saturating)
+        return g * gan.generator_loss_grad(ctx.saved[0], ctx.saturating, ctx.loss)
 
 
 @given(n=sizes, m=sizes, seed=seeds)
@@ -254,6 +257,179 @@ def test_finite_at_extreme_logits(device, dtype):
     assert np.all(np.isfinite(host(r.grad))) and np.all(np.isfinite(host(f.grad)))
 
 
+# --- the family: least squares, hinge, Wasserstein ------------------------------------------------
+
+def family_logits(seed, n, scale, loss):
+    """D's outputs for the family's tests; the hinge's kinks at +-1 dodged by 1e-3, so that
+    central differences (eps 1e-6) never straddle one (the kinks have their own test)."""
+    a = logits(seed, n, scale)
+    return away_from(a, [-1.0, 1.0], 1e-3) if loss == "hinge" else a
+
+
+def reference_d_loss(loss, r, f):
+    """L_D composed from minigan's ops the plain way, for autograd to differentiate."""
+    if loss == "gan":
+        return bce(r, 1) + bce(f, 0)
+    if loss == "lsgan":
+        return ((r - 1) * (r - 1)).sum() / (2 * r.size) + (f * f).sum() / (2 * f.size)
+    if loss == "hinge":
+        return F.relu(1 - r).sum() / r.size + F.relu(f + 1).sum() / f.size
+    return f.sum() / f.size - r.sum() / r.size
+
+
+def reference_g_loss(loss, f):
+    """L_G (the non-saturating one for "gan") composed the same way."""
+    if loss == "gan":
+        return bce(f, 1)
+    if loss == "lsgan":
+        return ((f - 1) * (f - 1)).sum() / (2 * f.size)
+    return -f.sum() / f.size
+
+
+@pytest.mark.parametrize("loss", FAMILY)
+@given(n=sizes, m=sizes, seed=seeds, scale=scales)
+def test_family_grads_match_gradcheck(loss, n, m, seed, scale):
+    r = t64(family_logits(seed, n, scale, loss))
+    f = t64(family_logits(seed + 1, m, scale, loss))
+    minigan.gradcheck(lambda r, f: DiscriminatorLoss.apply(r, f, loss=loss), [r, f])
+    minigan.gradcheck(lambda f: GeneratorLoss.apply(f, saturating=False, loss=loss), [f])
+
+
+@pytest.mark.parametrize("loss", FAMILY)
+@given(n=sizes, m=sizes, seed=seeds, scale=scales)
+def test_family_grads_match_autograd(device, loss, n, m, seed, scale):
+    """The hand-derived gradients against autograd through the losses composed the plain way,
+    and through gan.py's own Tensor form of them; the values against both."""
+    r_np, f_np = family_logits(seed, n, scale, loss), family_logits(seed + 1, m, scale, loss)
+    r, f = t64(r_np, device), t64(f_np, device)
+    loss_d, loss_g = reference_d_loss(loss, r, f), reference_g_loss(loss, f)
+    loss_d.backward()
+    g_real, g_fake = gan.discriminator_loss_grad(r, f, loss=loss)
+    g_gen = gan.generator_loss_grad(f, loss=loss)
+    assert get_array_module(g_real) is get_array_module(r.data)
+    np.testing.assert_allclose(host(g_real), host(r.grad), rtol=1e-14, atol=1e-17)
+    np.testing.assert_allclose(host(g_fake), host(f.grad), rtol=1e-14, atol=1e-17)
+    f.grad = None
+    loss_g.backward()
+    np.testing.assert_allclose(host(g_gen), host(f.grad), rtol=1e-14, atol=1e-17)
+    r2, f2, f3 = t64(r_np, device), t64(f_np, device), t64(f_np, device)
+    ours_d, ours_g = gan.discriminator_loss(r2, f2, loss=loss), gan.generator_loss(f3, loss=loss)
+    np.testing.assert_allclose(host(ours_d.data), host(loss_d.data), rtol=1e-14)
+    np.testing.assert_allclose(host(ours_g.data), host(loss_g.data), rtol=1e-14)
+    ours_d.backward()
+    ours_g.backward()
+    np.testing.assert_allclose(host(g_real), host(r2.grad), rtol=1e-14, atol=1e-17)
+    np.testing.assert_allclose(host(g_fake), host(f2.grad), rtol=1e-14, atol=1e-17)
+    np.testing.assert_allclose(host(g_gen), host(f3.grad), rtol=1e-14, atol=1e-17)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_family_losses_and_gradients_in_closed_form(dtype):
+    """The definitions written out in NumPy, on arrays, in the logits' dtype."""
+    r, f = logits(0, 7).astype(dtype), logits(1, 5).astype(dtype)
+    n, m = len(r), len(f)
+    relu = lambda a: np.maximum(a, 0)  # noqa: E731
+    tol = dict(rtol=1e-6 if dtype == np.float32 else 1e-14, atol=1e-7)
+    expected = {
+        "lsgan": (np.mean((r - 1.0) ** 2) / 2 + np.mean(f ** 2) / 2, np.mean((f - 1.0) ** 2) / 2,
+                  (r - 1.0) / n, f / m, (f - 1.0) / m),
+        "hinge": (np.mean(relu(1.0 - r)) + np.mean(relu(1.0 + f)), -np.mean(f),
+                  -1.0 * (r < 1) / n, 1.0 * (f > -1) / m, np.full(f.shape, -1 / m)),
+        "wasserstein": (np.mean(f) - np.mean(r), -np.mean(f),
+                        np.full(r.shape, -1 / n), np.full(f.shape, 1 / m),
+                        np.full(f.shape, -1 / m)),
+    }
+    for loss, (l_d, l_g, g_real, g_fake, g_gen) in expected.items():
+        got = (gan.discriminator_loss(r, f, loss=loss), gan.generator_loss(f, loss=loss),
+               *gan.discriminator_loss_grad(r, f, loss=loss), gan.generator_loss_grad(f, loss=loss))
+        for name, value, want in zip(("L_D", "L_G", "g_real", "g_fake", "g_gen"), got,
+                                     (l_d, l_g, g_real, g_fake, g_gen)):
+            assert value.dtype == dtype and value.shape == np.shape(want), (loss, name)
+            np.testing.assert_allclose(value, want, err_msg=f"{loss} {name}", **tol)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_hinge_subgradient_at_the_kinks(dtype):
+    """Closed-form oracle at exactly r = 1 and f = -1, where relu(1 - r) and relu(1 + f) have
+    kinks: the subgradient 0 is chosen (relu's at 0), by the hand-derived gradient and by
+    autograd through F.relu alike; a step either side of the kink has the one-sided slope."""
+    below, above = np.nextafter(dtype(1), dtype(0)), np.nextafter(dtype(1), dtype(2))
+    r = np.array([[below], [1.0], [above]], dtype=dtype)
+    f = -r[::-1]                                          # -above, -1, -below
+    g_real, g_fake = gan.discriminator_loss_grad(r, f, loss="hinge")
+    assert g_real.dtype == g_fake.dtype == dtype
+    assert g_real[:, 0].tolist() == [-dtype(1 / 3), 0.0, 0.0]   # below the margin: pushed up
+    assert g_fake[:, 0].tolist() == [0.0, 0.0, dtype(1 / 3)]    # above -1: pushed down
+    rt, ft = minigan.tensor(r, requires_grad=True), minigan.tensor(f, requires_grad=True)
+    (F.relu(1 - rt).mean() + F.relu(1 + ft).mean()).backward()
+    assert host(rt.grad).tolist() == g_real.tolist()
+    assert host(ft.grad).tolist() == g_fake.tolist()
+    # Only the two entries inside their margins cost anything, 1 - below each.
+    np.testing.assert_allclose(gan.discriminator_loss(r, f, loss="hinge"),
+                               2 * (1 - np.float64(below)) / 3, rtol=1e-6)
+
+
+@pytest.mark.parametrize("loss", FAMILY)
+@given(n=sizes, m=sizes, seed=seeds)
+def test_family_signs_and_bounds(loss, n, m, seed):
+    """Each gradient moves D towards its targets and G towards D's real side."""
+    r, f = family_logits(seed, n, 10, loss), family_logits(seed + 1, m, 10, loss)
+    g_real, g_fake = gan.discriminator_loss_grad(r, f, loss=loss)
+    g_gen = gan.generator_loss_grad(f, loss=loss)
+    if loss == "lsgan":        # towards the targets: real -> 1, fake -> 0; G's samples -> 1
+        assert np.all(np.sign(g_real) == np.sign(r - 1)) and np.all(np.sign(g_fake) == np.sign(f))
+        assert np.all(np.sign(g_gen) == np.sign(f - 1))
+    elif loss == "hinge":      # only inside the margins, by the same amount whatever the score
+        assert set(np.unique(g_real)) <= {-1 / n, 0.0} and set(np.unique(g_fake)) <= {0.0, 1 / m}
+        assert np.array_equal(g_real < 0, r < 1) and np.array_equal(g_fake > 0, f > -1)
+    else:                      # everywhere, whatever the score: never saturates
+        assert np.all(g_real == -1 / n) and np.all(g_fake == 1 / m)
+    if loss != "lsgan":
+        assert np.all(g_gen == -1 / m)
+    assert gan.discriminator_loss(r, f, loss=loss) >= (0 if loss != "wasserstein" else -np.inf)
+
+
+@pytest.mark.parametrize("loss", FAMILY)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_family_finite_at_extreme_logits(device, loss, dtype):
+    extreme = np.array([[1e4], [-1e4], [0.0], [1.0], [-1.0]], dtype=dtype)
+    r = minigan.tensor(extreme, requires_grad=True, device=device)
+    f = minigan.tensor(-extreme, requires_grad=True, device=device)
+    for value in (gan.discriminator_loss(r, f, loss=loss), gan.generator_loss(f, loss=loss)):
+        assert value.dtype == dtype and np.isfinite(host(value.data))
+    for g in (*gan.discriminator_loss_grad(r, f, loss=loss), gan.generator_loss_grad(f, loss=loss)):
+        assert g.dtype == dtype and g.shape == extreme.shape and np.all(np.isfinite(host(g)))
+    gan.discriminator_loss(r, f, loss=loss).backward()
+    assert np.all(np.isfinite(host(r.grad))) and np.all(np.isfinite(host(f.grad)))
+
+
+@pytest.mark.parametrize("loss", FAMILY)
+def test_gan_only_options_and_unknown_losses_are_refused(loss):
+    r, f = logits(0, 3), logits(1, 3)
+    G, D = models(0)
+    opt_G, opt_D = optimizers(G, D, "sgd")
+    real, z = batches(0, steps=1, k=1, device="cpu")
+    before = [p.data.copy() for p in D.parameters()]
+    with pytest.raises(ValueError, match=f"generator_loss: saturating=True .* loss='{loss}'"):
+        gan.generator_loss(f, saturating=True, loss=loss)
+    with pytest.raises(ValueError, match="generator_loss_grad: saturating"):
+        gan.generator_loss_grad(f, saturating=True, loss=loss)
+    with pytest.raises(ValueError, match=f"discriminator_loss: label_smoothing .* loss='{loss}'"):
+        gan.discriminator_loss(r, f, label_smoothing=0.1, loss=loss)
+    with pytest.raises(ValueError, match="discriminator_loss_grad: label_smoothing"):
+        gan.discriminator_loss_grad(r, f, label_smoothing=0.1, loss=loss)
+    with pytest.raises(ValueError, match="train_step: saturating"):
+        gan.train_step(G, D, opt_G, opt_D, real[0][0], z[0][0], saturating=True, loss=loss)
+    with pytest.raises(ValueError, match="train_step: label_smoothing"):
+        gan.train_step(G, D, opt_G, opt_D, real[0][0], z[0][0], label_smoothing=0.1, loss=loss)
+    with pytest.raises(ValueError, match="loss must be one of 'gan', 'lsgan', 'hinge', "
+                                         "'wasserstein', got 'wgan'"):
+        gan.train_step(G, D, opt_G, opt_D, real[0][0], z[0][0], loss="wgan")
+    with pytest.raises(ValueError, match="discriminator_loss: loss must be one of"):
+        gan.discriminator_loss(r, f, loss="WASSERSTEIN")
+    assert all(np.array_equal(a, p.data) for a, p in zip(before, D.parameters()))
+
+
 # --- the training step ---------------------------------------------------------------------------
 
 Z, X = 3, 4  # noise and data dimensions of the toy models
@@ -273,6 +449,8 @@ def models(seed, device="cpu", batch_norm=False):
 
 
 def optimizers(G, D, kind):
+    if kind == "rmsprop":
+        return (optim.RMSprop(G.parameters(), lr=1e-2), optim.RMSprop(D.parameters(), lr=1e-2))
     if kind == "adam":
         return (optim.Adam(G.parameters(), lr=1e-2, betas=(0.5, 0.999)),
                 optim.Adam(D.parameters(), lr=1e-2, betas=(0.5, 0.999)))
@@ -290,38 +468,57 @@ def batches(seed, steps, k, device, n=5):
     return real, z
 
 
-def reference_step(G, D, opt_G, opt_D, reals, zs, k, saturating, label_smoothing=0.0):
-    """Algorithm 1 written the usual way: autograd through composed BCE losses."""
+def reference_step(G, D, opt_G, opt_D, reals, zs, k, saturating, label_smoothing=0.0,
+                   loss="gan", weight_clip=None):
+    """Algorithm 1 written the usual way: autograd through composed losses (BCE for "gan"),
+    and WGAN's clipping as a plain NumPy clip after each of D's updates."""
     for real, z in zip(reals, zs[:k]):
         fake = G(z).detach()
         opt_D.zero_grad()
-        loss_D = bce(D(real), 1 - label_smoothing) + bce(D(fake), 0)
+        if loss == "gan":
+            loss_D = bce(D(real), 1 - label_smoothing) + bce(D(fake), 0)
+        else:
+            loss_D = reference_d_loss(loss, D(real), D(fake))
         loss_D.backward()
         opt_D.step()
+        if weight_clip is not None:
+            for p in D.parameters():
+                p.data[...] = get_array_module(p.data).clip(p.data, -weight_clip, weight_clip)
     opt_G.zero_grad()
     fake_logits = D(G(zs[k]))
-    loss_G = -bce(fake_logits, 0) if saturating else bce(fake_logits, 1)
+    if saturating:
+        loss_G = -bce(fake_logits, 0)
+    else:
+        loss_G = reference_g_loss(loss, fake_logits)
     loss_G.backward()
     D.zero_grad()  # D received gradients from G's loss: clear them
     opt_G.step()
 
 
-@pytest.mark.parametrize("k, saturating, kind, batch_norm, smoothing", [
-    (1, False, "adam", False, 0.0), (2, True, "adam", False, 0.0), (3, False, "sgd", False, 0.0),
-    (1, False, "adam", False, 0.1), (2, False, "sgd", False, 0.25),
+@pytest.mark.parametrize("k, saturating, kind, batch_norm, smoothing, loss, clip", [
+    (1, False, "adam", False, 0.0, "gan", None), (2, True, "adam", False, 0.0, "gan", None),
+    (3, False, "sgd", False, 0.0, "gan", None),
+    (1, False, "adam", False, 0.1, "gan", None), (2, False, "sgd", False, 0.25, "gan", None),
     # With batch norm in D, some of G's parameters (its output bias) shift every fake example
     # alike, which D's batch norm removes: their exact gradient is 0 and what is computed is
     # rounding noise, which Adam would normalise into full-size steps. SGD keeps it at noise.
-    (2, False, "sgd", True, 0.0)])
-def test_train_step_matches_autograd_bce(device, k, saturating, kind, batch_norm, smoothing):
+    (2, False, "sgd", True, 0.0, "gan", None),
+    (1, False, "adam", False, 0.0, "lsgan", None), (2, False, "sgd", False, 0.0, "hinge", None),
+    (1, False, "adam", False, 0.0, "wasserstein", None),
+    # WGAN's Algorithm 1: n_critic = 5 RMSprop updates of the critic, each one clipped.
+    (5, False, "rmsprop", False, 0.0, "wasserstein", 0.05),
+    (2, False, "sgd", False, 0.0, "hinge", 0.3)])
+def test_train_step_matches_autograd(device, k, saturating, kind, batch_norm, smoothing, loss,
+                                     clip):
     G1, D1 = models(0, device, batch_norm)
     G2, D2 = models(0, device, batch_norm)
     opts1, opts2 = optimizers(G1, D1, kind), optimizers(G2, D2, kind)
     real, z = batches(1, steps=4, k=k, device=device)
     for step in range(4):
         out = gan.train_step(G1, D1, *opts1, real[step], z[step], k=k, saturating=saturating,
-                             label_smoothing=smoothing)
-        reference_step(G2, D2, *opts2, real[step], z[step], k, saturating, smoothing)
+                             label_smoothing=smoothing, loss=loss, weight_clip=clip)
+        reference_step(G2, D2, *opts2, real[step], z[step], k, saturating, smoothing, loss,
+                       clip)
     for (name, p1), (_, p2) in zip([*G1.named_parameters(), *D1.named_parameters()],
                                    [*G2.named_parameters(), *D2.named_parameters()]):
         np.testing.assert_allclose(host(p1.data), host(p2.data), rtol=1e-12, atol=1e-12,
@@ -329,23 +526,33 @@ def test_train_step_matches_autograd_bce(device, k, saturating, kind, batch_norm
     assert not np.allclose(host(G1[0].weight.data), host(models(0)[0][0].weight.data))
     for b1, b2 in zip(D1.buffers(), D2.buffers()):
         np.testing.assert_allclose(host(b1.data), host(b2.data), rtol=1e-12)
+    if clip is not None:   # D's weights in the box; G's are not clipped
+        assert all(np.abs(host(p.data)).max() <= clip for p in D1.parameters())
+        assert max(np.abs(host(p.data)).max() for p in G1.parameters()) > clip
     # The losses come back as 0-d arrays on the models' device, not as Python floats.
     xp = get_array_module(G1[0].weight.data)
     for value in out:
         assert isinstance(value, xp.ndarray) and value.shape == ()
-    assert 0 < float(out.d_real) < 1 and 0 < float(out.d_fake) < 1
+    if loss == "gan":
+        assert 0 < float(out.d_real) < 1 and 0 < float(out.d_fake) < 1
 
 
-def test_train_step_returns_the_losses_it_stepped_on():
+@pytest.mark.parametrize("loss", gan.LOSSES)
+def test_train_step_returns_the_losses_it_stepped_on(loss):
+    """L_D, L_G, and mean D(x), D(G(z)): probabilities for "gan", D's raw scores otherwise."""
     G, D = models(3)
     opt_G, opt_D = optimizers(G, D, "adam")
     real, z = batches(4, steps=1, k=1, device="cpu")
     with minigan.no_grad():
         real_logits, fake_logits = D(real[0][0]).data, D(G(z[0][0])).data
-    out = gan.train_step(G, D, opt_G, opt_D, real[0][0], z[0][0])
-    np.testing.assert_allclose(out.d_loss, gan.discriminator_loss(real_logits, fake_logits))
-    np.testing.assert_allclose(out.d_real, (1 / (1 + np.exp(-real_logits))).mean())
-    np.testing.assert_allclose(out.d_fake, (1 / (1 + np.exp(-fake_logits))).mean())
+    out = gan.train_step(G, D, opt_G, opt_D, real[0][0], z[0][0], loss=loss)
+    np.testing.assert_allclose(out.d_loss, gan.discriminator_loss(real_logits, fake_logits,
+                                                                  loss=loss))
+    d = (lambda a: 1 / (1 + np.exp(-a))) if loss == "gan" else (lambda a: a)
+    np.testing.assert_allclose(out.d_real, d(real_logits).mean())
+    np.testing.assert_allclose(out.d_fake, d(fake_logits).mean())
+    if loss == "wasserstein":  # the critic's estimate of W1 is -L_D
+        np.testing.assert_allclose(out.d_real - out.d_fake, -out.d_loss, rtol=1e-14)
 
 
 def test_each_update_moves_only_its_own_model():
@@ -363,6 +570,32 @@ def test_each_update_moves_only_its_own_model():
     assert all(np.array_equal(a, p.grad) for a, p in zip(d_grads, D.parameters()))
     assert all(p.requires_grad for p in D.parameters())
     assert not all(np.array_equal(a, p.data) for a, p in zip(g0, G.parameters()))
+
+
+def test_clip_weights_clips_in_place_and_refuses_a_bad_bound():
+    G, D = models(11)
+    arrays = [p.data for p in D.parameters()]
+    before = [a.copy() for a in arrays]
+    gan.clip_weights(D.parameters(), 0.2)
+    for p, a, b in zip(D.parameters(), arrays, before):
+        assert p.data is a and p.dtype == np.float64            # in place
+        np.testing.assert_array_equal(p.data, np.clip(b, -0.2, 0.2))
+    w = minigan.tensor(np.array([-3.0, -0.5, 0.0, 0.5, 3.0], np.float32), requires_grad=True)
+    gan.clip_weights([w], 1)
+    assert w.dtype == np.float32 and w.data.tolist() == [-1.0, -0.5, 0.0, 0.5, 1.0]
+    for bad in (0, -0.01, float("nan"), "0.01", True):
+        with pytest.raises(ValueError, match="clip_weights: the weight clip c must be a number"):
+            gan.clip_weights([w], bad)
+    with pytest.raises(TypeError, match="single Tensor"):
+        gan.clip_weights(w, 0.01)
+    opt_G, opt_D = optimizers(G, D, "rmsprop")
+    real, z = batches(12, steps=1, k=1, device="cpu")
+    d0 = [p.data.copy() for p in D.parameters()]
+    with pytest.raises(ValueError, match="train_step: the weight clip c must be a number > 0"):
+        gan.train_step(G, D, opt_G, opt_D, real[0][0], z[0][0], weight_clip=0.0)
+    with pytest.raises(ValueError, match="discriminator_step: the weight clip c"):
+        gan.discriminator_step(G, D, opt_D, real[0][0], z[0][0], weight_clip=-1)
+    assert all(np.array_equal(a, p.data) for a, p in zip(d0, D.parameters()))  # nothing moved
 
 
 def test_a_frozen_parameter_of_D_stays_frozen():

@@ -1,4 +1,5 @@
-"""SGD and Adam against their textbook formulas, computed by hand in float64 NumPy.
+"""SGD, Adam and RMSprop against their textbook formulas, computed by hand in float64 NumPy
+(and RMSprop against torch.optim.RMSprop where PyTorch is installed).
 
 Gradients are planted directly in ``.grad`` (an optimiser only reads ``.grad``), so every test
 checks the update rule and nothing else. Derivations: docs/derivations/adam.md.
@@ -11,7 +12,7 @@ from hypothesis import strategies as st
 
 import minigan
 from minigan import backend
-from minigan.optim import SGD, Adam
+from minigan.optim import SGD, Adam, RMSprop
 from tests.helpers import host
 
 STEPS = 3
@@ -49,6 +50,23 @@ def adam_reference(p0, grads, lr, betas, eps, weight_decay):
         v = b2 * v + (1 - b2) * g ** 2
         m_hat, v_hat = m / (1 - b1 ** t), v / (1 - b2 ** t)
         p = p - lr * m_hat / (np.sqrt(v_hat) + eps)
+    return p
+
+
+def rmsprop_reference(p0, grads, lr, alpha, eps, weight_decay, momentum, centered):
+    """RMSprop as PyTorch defines it: v an EMA of g^2 (from 0, no bias correction), the step
+    g / (sqrt(v) + eps), or g / (sqrt(v - g_avg^2) + eps) centred, through a momentum buffer."""
+    p, v, g_avg, b = p0.copy(), np.zeros_like(p0), np.zeros_like(p0), np.zeros_like(p0)
+    for g in grads:
+        g = g + weight_decay * p
+        v = alpha * v + (1 - alpha) * g ** 2
+        g_avg = alpha * g_avg + (1 - alpha) * g
+        d = np.sqrt(v - g_avg ** 2 if centered else v) + eps
+        if momentum:
+            b = momentum * b + g / d
+            p = p - lr * b
+        else:
+            p = p - lr * g / d
     return p
 
 
@@ -153,7 +171,8 @@ def test_adam_is_invariant_to_the_gradient_scale():
 
 
 @pytest.mark.parametrize("make", [lambda ps: Adam(ps, lr=0.1),
-                                  lambda ps: SGD(ps, lr=0.1, momentum=0.9, nesterov=True)])
+                                  lambda ps: SGD(ps, lr=0.1, momentum=0.9, nesterov=True),
+                                  lambda ps: RMSprop(ps, momentum=0.9, centered=True)])
 def test_a_zero_gradient_leaves_parameters_still(make):
     params = make_params(3)
     p0 = [host(p).copy() for p in params]
@@ -174,6 +193,127 @@ def test_parameters_without_gradient_are_skipped():
     assert np.array_equal(host(params[1]), frozen)
     assert opt.state[0]["step"] == 2 and opt.state[1] == {}
     assert "state.1.step" not in opt.state_dict()
+
+
+# --- RMSprop ------------------------------------------------------------------------------
+RMSPROP_SETTINGS = [dict(), dict(momentum=0.9), dict(centered=True),
+                    dict(lr=0.05, alpha=0.9, eps=1e-6, weight_decay=0.1, momentum=0.5,
+                         centered=True)]
+RMSPROP_DEFAULTS = dict(lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
+                        centered=False)
+
+
+def test_rmsprop_defaults_are_pytorchs():
+    opt = RMSprop(make_params(20))
+    assert {h: getattr(opt, h) for h in RMSprop.hyperparameters} == RMSPROP_DEFAULTS
+
+
+def test_rmsprop_first_step_is_lr_over_sqrt_one_minus_alpha_times_sign():
+    """v starts at 0 and is not bias-corrected: v_1 = (1 - alpha) g^2, so the first step is
+    lr g / (sqrt(1 - alpha) |g| + eps), about 10 lr sign(g) at alpha = 0.99."""
+    params = make_params(21)
+    grads = grad_sequence(21, [p.shape for p in params], steps=1)
+    p0 = [host(p).copy() for p in params]
+    run(RMSprop(params, lr=0.01), params, grads)
+    for p, before, g in zip(params, p0, grads[0]):
+        np.testing.assert_allclose(host(p) - before, -0.1 * np.sign(g), rtol=1e-6)
+
+
+@pytest.mark.parametrize("settings", RMSPROP_SETTINGS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_rmsprop_three_steps_match_the_textbook_formula(device, dtype, settings):
+    params = make_params(22, dtype, device)
+    grads = grad_sequence(22, [p.shape for p in params])
+    p0 = [host(p).astype(np.float64) for p in params]
+    hp = {**RMSPROP_DEFAULTS, **settings}
+    run(RMSprop(params, **hp), params, grads)
+    for k, p in enumerate(params):
+        want = rmsprop_reference(p0[k], [g[k] for g in grads], **hp)
+        assert p.dtype == dtype and p.device == device
+        np.testing.assert_allclose(host(p), want, **TOL[dtype])
+
+
+@given(seed=st.integers(0, 2**16), lr=st.floats(1e-4, 0.5), alpha=st.floats(0.0, 0.999),
+       eps=st.sampled_from([1e-8, 1e-3]), weight_decay=st.sampled_from([0.0, 0.1]),
+       momentum=st.sampled_from([0.0, 0.9]), centered=st.booleans())
+def test_rmsprop_matches_the_textbook_formula_for_any_hyperparameters(
+        seed, lr, alpha, eps, weight_decay, momentum, centered):
+    params = make_params(seed)
+    grads = grad_sequence(seed, [p.shape for p in params])
+    p0 = [host(p).copy() for p in params]
+    hp = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
+              centered=centered)
+    run(RMSprop(params, **hp), params, grads)
+    for k, p in enumerate(params):
+        want = rmsprop_reference(p0[k], [g[k] for g in grads], **hp)
+        np.testing.assert_allclose(host(p), want, **TOL[np.float64])
+
+
+@pytest.mark.parametrize("settings", RMSPROP_SETTINGS)
+def test_rmsprop_matches_torch(settings):
+    """Optional: the same five steps through torch.optim.RMSprop (skipped without PyTorch)."""
+    torch = pytest.importorskip("torch")
+    params = make_params(23)
+    grads = grad_sequence(23, [p.shape for p in params], steps=5)
+    theirs = [torch.tensor(host(p), requires_grad=True) for p in params]
+    ours, reference = RMSprop(params, **settings), torch.optim.RMSprop(theirs, **settings)
+    for step_grads in grads:
+        for p, q, g in zip(params, theirs, step_grads):
+            p.grad, q.grad = g.copy(), torch.tensor(g)
+        ours.step()
+        reference.step()
+    for p, q in zip(params, theirs):
+        np.testing.assert_allclose(host(p), q.detach().numpy(), rtol=1e-13, atol=1e-15)
+    torch_defaults = torch.optim.RMSprop([torch.zeros(1, requires_grad=True)]).defaults
+    assert {h: torch_defaults[h] for h in RMSprop.hyperparameters} == RMSPROP_DEFAULTS
+
+
+def test_rmsprop_centred_variance_that_rounds_below_zero_gives_no_nan():
+    """v - g_avg^2 >= 0 exactly, but a constant gradient makes it ~alpha^t g^2, and in float32
+    it rounds below 0 after ~25 steps at alpha = 0.5: sqrt would give nan; it is taken as 0."""
+    p = minigan.tensor(np.zeros(3), dtype=np.float32, requires_grad=True)
+    opt = RMSprop([p], lr=1e-3, alpha=0.5, centered=True)
+    for _ in range(30):
+        p.grad = np.full(3, 1.7, np.float32)
+        opt.step()
+    v, g_avg = opt.state[0]["square_avg"], opt.state[0]["grad_avg"]
+    assert (v - g_avg * g_avg < 0).all()       # what sqrt would have been given
+    assert np.isfinite(host(p)).all()
+
+
+@pytest.mark.parametrize("eps", [1e-8, 0.0])
+def test_rmsprop_flushes_subnormal_square_averages_unless_eps_is_0(eps):
+    """As Adam's second moment: a gradient that falls to 0 leaves v decaying into the subnormal
+    floats, set to 0 on the 100th step; the steps still follow the formula. With eps = 0 a v
+    of 0 would turn the zero step 0 / sqrt(v) into 0 / 0, so nothing is flushed."""
+    tiny = np.finfo(np.float32).tiny
+    p = minigan.tensor(np.zeros(2), dtype=np.float32, requires_grad=True)
+    g0 = np.sqrt(tiny / 0.1) * 2.0 ** np.array([7, 3])  # v_1 = tiny * 2^(14, 6); 98 steps of
+    grads = [g0] + [np.zeros(2)] * 99                   # 0.9 (about 2^-15) later, subnormal
+    hp = dict(RMSPROP_DEFAULTS, lr=1e-3, alpha=0.9, eps=eps)
+    opt = RMSprop([p], **hp)
+    for k, g in enumerate(grads, 1):
+        p.grad = g.astype(np.float32)
+        opt.step()
+        v = host(opt.state[0]["square_avg"]).copy()
+        if k == 99:
+            assert ((v > 0) & (v < tiny)).all()
+    assert (v == 0).all() if eps else ((v > 0) & (v < tiny)).all()
+    assert np.isfinite(host(p)).all()
+    np.testing.assert_allclose(host(p), rmsprop_reference(np.zeros(2), grads, **hp),
+                               **TOL[np.float32])
+
+
+def test_rmsprop_rejects_bad_settings():
+    params = make_params(25)
+    for bad, phrase in [(dict(lr=-1.0), "lr must be >= 0"), (dict(alpha=1.0), "alpha must lie"),
+                        (dict(alpha=-0.1), "alpha must be >= 0"), (dict(eps=-1e-8), "eps"),
+                        (dict(momentum=1.0), "momentum must lie"),
+                        (dict(weight_decay=-0.1), "weight_decay")]:
+        with pytest.raises(ValueError, match=phrase):
+            RMSprop(params, **bad)
+    with pytest.raises(TypeError, match="lr must be a number"):
+        RMSprop(params, lr="0.01")
 
 
 # --- SGD ----------------------------------------------------------------------------------
@@ -208,7 +348,9 @@ def test_sgd_rejects_bad_settings():
 
 # --- state: device, dtype, in place -------------------------------------------------------
 @pytest.mark.parametrize("make", [lambda ps: Adam(ps, lr=0.1, weight_decay=0.01),
-                                  lambda ps: SGD(ps, lr=0.1, momentum=0.9, weight_decay=0.01)])
+                                  lambda ps: SGD(ps, lr=0.1, momentum=0.9, weight_decay=0.01),
+                                  lambda ps: RMSprop(ps, weight_decay=0.01, momentum=0.9,
+                                                     centered=True)])
 def test_state_lives_next_to_the_parameter_and_float32_stays_float32(device, make):
     params = make_params(7, np.float32, device)
     arrays = [p.data for p in params]
@@ -258,7 +400,10 @@ def test_step_does_not_modify_the_gradient():
 @pytest.mark.parametrize("make", [lambda ps: Adam(ps, lr=0.05, betas=(0.5, 0.99), eps=1e-6,
                                                   weight_decay=0.01),
                                   lambda ps: SGD(ps, lr=0.05, momentum=0.9, nesterov=True),
-                                  lambda ps: SGD(ps, lr=0.05)])
+                                  lambda ps: SGD(ps, lr=0.05),
+                                  lambda ps: RMSprop(ps, lr=0.05, alpha=0.9, momentum=0.5,
+                                                     centered=True, weight_decay=0.01),
+                                  lambda ps: RMSprop(ps)])
 def test_state_dict_round_trip_continues_bit_identically(device, make):
     params = make_params(10, np.float32, device)
     shapes = [p.shape for p in params]
@@ -365,6 +510,8 @@ def test_adam_refuses_an_eps_that_half_precision_cannot_hold():
     with pytest.raises(ValueError, match=r"Adam: eps=1e-08 is below the smallest normal "
                                          r"float16 number \(6.1e-05\).*pass eps >= 6.1e-05"):
         Adam([p])
+    with pytest.raises(ValueError, match=r"RMSprop: eps=1e-08 is below the smallest normal"):
+        minigan.optim.RMSprop([p])  # the same division, the same default
     opt = Adam([p], eps=1e-4)  # a normal float16: a zero gradient leaves p where it is
     for _ in range(3):
         p.grad = np.zeros(3, dtype=np.float16)

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-FIGURES = ["im2col", "conv_transpose", "eps_sweep", "gan_losses", "toy2d"]
+FIGURES = ["im2col", "conv_transpose", "eps_sweep", "gan_losses", "graph_d_loss", "toy2d"]
 
 
 def build(name):
