@@ -5,12 +5,13 @@ line by line. Each function applies an op from ``minigan/ops``; read the op for 
 backward.
 """
 
+from .ops import args
 from .ops.activations import leaky_relu, log_sigmoid, maxout, relu, sigmoid, softplus, tanh
 from .ops.conv import conv2d, conv_transpose2d
 from .ops.dropout import dropout
 from .ops.linalg import linear as _linear
 from .ops.linalg import matmul
-from .ops.loss import BCE, BCEWithLogits, CrossEntropy, LogSoftmax
+from .ops.loss import BCE, BCEWithLogits, CrossEntropy, LogSoftmax, check_unit_interval
 from .ops.norm import batch_norm
 from .ops.shape import flatten, pad
 
@@ -48,23 +49,29 @@ def binary_cross_entropy_with_logits(input, target, reduction="mean"):
 
     Args:
         input: logits, any shape.
-        target: same shape, values in [0, 1] (a Tensor, array or number).
+        target: same shape, values in [0, 1] (a Tensor, array or number); checked unless it
+            lives on a GPU (see ``minigan.ops.loss.check_unit_interval``).
         reduction: ``"mean"`` (default), ``"sum"`` or ``"none"``.
     """
+    check_unit_interval(target, "binary_cross_entropy_with_logits", "target")
     loss = BCEWithLogits.apply(input, target)
     return _reduce(loss, reduction, "binary_cross_entropy_with_logits")
 
 
 def binary_cross_entropy(input, target, reduction="mean"):
-    """BCE between probabilities ``input`` in [0, 1] and ``target``; logs clamped at -100 like
-    PyTorch, so a saturated probability gives a large finite loss instead of inf."""
+    """BCE between probabilities ``input`` in [0, 1] and ``target`` in [0, 1] (both checked
+    unless on a GPU); logs clamped at -100 like PyTorch, so a saturated probability gives a
+    large finite loss instead of inf."""
+    check_unit_interval(input, "binary_cross_entropy", "input (a probability)")
+    check_unit_interval(target, "binary_cross_entropy", "target")
     return _reduce(BCE.apply(input, target), reduction, "binary_cross_entropy")
 
 
 def log_softmax(input, dim=-1):
     """``log softmax(input)`` along ``dim``: ``x - logsumexp(x)``, stable for any logits (the
     max is shifted out before exponentiating). ``log_softmax(x).exp()`` is the softmax."""
-    return LogSoftmax.apply(input, axis=dim)
+    input = args.tensor(input, "log_softmax")
+    return LogSoftmax.apply(input, axis=args.axis(dim, input.ndim, "log_softmax", "dim"))
 
 
 def cross_entropy(input, target, reduction="mean"):
@@ -82,6 +89,7 @@ def cross_entropy(input, target, reduction="mean"):
     from . import backend
     from .tensor import Tensor
 
+    args.tensor(input, "cross_entropy")
     target = backend.to_device(target.data if isinstance(target, Tensor) else target,
                                input.device)
     if target.dtype.kind == "f":  # a Tensor of labels is stored as floats; they must be whole

@@ -225,7 +225,7 @@ def discriminator_loss_grad(real_logits, fake_logits, label_smoothing=0.0, loss=
     _check_loss("discriminator_loss_grad", loss, label_smoothing=label_smoothing)
     r, f = _array(real_logits), _array(fake_logits)
     xp = get_array_module(r)
-    n, m = r.dtype.type(1.0 / r.size), f.dtype.type(1.0 / f.size)  # 1/N, 1/M in their dtypes
+    n, m = _one_over_size(r), _one_over_size(f)  # 1/N, 1/M in their dtypes
     if loss == "gan":
         g_real = (r.dtype.type(label_smoothing) - _sigmoid(-r)) * n
         g_fake = _sigmoid(f) * m
@@ -239,13 +239,19 @@ def discriminator_loss_grad(real_logits, fake_logits, label_smoothing=0.0, loss=
     return g_real, g_fake
 
 
+def _one_over_size(a):
+    """1/N, the weight of each entry in a mean, in ``a``'s dtype; for no entries (an empty
+    batch: the mean is NaN, as ``Tensor.mean``'s) the gradient is an empty array all the same."""
+    return a.dtype.type(1.0 / a.size if a.size else 0.0)
+
+
 def generator_loss_grad(fake_logits, saturating=False, loss="gan"):
     """The gradient of :func:`generator_loss` with respect to D's outputs: an array shaped like
     them, ``-sigma(-f)/M`` (``"gan"``, non-saturating), ``-sigma(f)/M`` (saturating),
     ``(f - 1)/M`` (``"lsgan"``) or ``-1/M`` everywhere (``"hinge"``, ``"wasserstein"``)."""
     _check_loss("generator_loss_grad", loss, saturating=saturating)
     f = _array(fake_logits)
-    m = f.dtype.type(1.0 / f.size)
+    m = _one_over_size(f)
     if loss == "gan":
         return -(_sigmoid(f) if saturating else _sigmoid(-f)) * m
     if loss == "lsgan":
@@ -389,6 +395,10 @@ def train_step(G, D, opt_G, opt_D, real, z, k=1, saturating=False, label_smoothi
     if weight_clip is not None:
         _check_clip("train_step", weight_clip)
     reals, noises = _per_step(real, k, "real"), _per_step(z, k + 1, "z")
+    for name, batches in (("real", reals), ("z", noises)):
+        if any(getattr(b, "size", 1) == 0 for b in batches):
+            raise ValueError(f"train_step: the {name} batch is empty (N = 0); a step needs at "
+                             f"least one example (its losses would be the mean of nothing)")
     for real_i, z_i in zip(reals, noises[:k]):
         real_logits, fake_logits = discriminator_step(G, D, opt_D, real_i, z_i, label_smoothing,
                                                       loss, weight_clip)

@@ -20,7 +20,10 @@ format; tests/test_io.py proves the round trips and the failure modes.
 """
 
 import json
+import math
 import os
+import re
+import stat
 import tempfile
 import zipfile
 
@@ -38,6 +41,12 @@ META = "__minigan__"
 # Markers inside the JSON; a user dict may not use them as keys.
 _ARRAY, _TENSOR, _TUPLE = "__ndarray__", "__tensor__", "__tuple__"
 _MARKERS = (_ARRAY, _TENSOR, _TUPLE)
+# How deeply lists, tuples and dicts may nest in a saved value. save refuses deeper values (a
+# list that contains itself would never end), so load refuses deeper metadata as corrupt.
+MAX_DEPTH = 64
+# The same limit in JSON containers: a tuple is two ({"__tuple__": [...]}), an array one more,
+# and the metadata's own levels (the table, entries, an entry) three.
+_MAX_JSON_DEPTH = 2 * MAX_DEPTH + 8
 
 
 class CheckpointError(Exception):
@@ -63,16 +72,37 @@ def save(path, /, **named):
     if not named:
         raise ValueError("minigan.save: nothing to save; pass things by name, "
                          "e.g. save(path, G=G, step=step)")
-    path = os.fspath(path)
+    path = _target_path(path)
     arrays = {}  # member name -> host array
     entries = {}
     for name, obj in named.items():
-        if name == META or name.startswith(META + "/"):
+        if name == META:
             raise ValueError(f"minigan.save: the name {META!r} is reserved")
+        if not name.isidentifier():  # they become member names: no "../x", no "a/b"
+            raise ValueError(f"minigan.save: {name!r} is not a valid name; names must be "
+                             f"Python identifiers (letters, digits and _), like keyword "
+                             f"arguments")
         entries[name] = _encode_entry(name, obj, arrays)
     meta = {"format": FORMAT, "version": FORMAT_VERSION, "entries": entries}
     meta_bytes = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
     _write_atomic(path, {META: meta_bytes, **arrays})
+
+
+def _target_path(path):
+    """``path`` as a string naming a file (not a directory) in a directory that exists."""
+    path = os.fspath(path)
+    if not isinstance(path, str):
+        path = os.fsdecode(path)
+    if not path:
+        raise ValueError("minigan.save: the path is empty; give a file path such as 'ckpt.npz'")
+    if path.endswith((os.sep, "/")) or os.path.isdir(path):
+        raise IsADirectoryError(f"minigan.save: {path!r} is a directory; give a file path "
+                                f"such as {os.path.join(path, 'ckpt.npz')!r}")
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"minigan.save: the directory {directory!r} of {path!r} does "
+                                f"not exist")
+    return path
 
 
 def _encode_entry(name, obj, arrays):
@@ -89,9 +119,13 @@ def _encode_entry(name, obj, arrays):
     return {"kind": "value", "value": _encode(obj, name, arrays, name)}
 
 
-def _encode(obj, member, arrays, where):
+def _encode(obj, member, arrays, where, depth=0):
     """``obj`` as JSON-ready data; arrays go to ``arrays`` under a member name based on
     ``member``. ``where`` names the value in error messages (e.g. "config['lr']")."""
+    if depth > MAX_DEPTH:
+        shown = where if len(where) <= 60 else where[:57] + "..."
+        raise ValueError(f"minigan.save: {shown} is nested more than {MAX_DEPTH} levels deep "
+                         f"(a list or dict that contains itself?)")
     if obj is None or isinstance(obj, (bool, int, str)):
         return obj
     if isinstance(obj, float):
@@ -105,7 +139,8 @@ def _encode(obj, member, arrays, where):
             ref["scalar"] = True
         return ref
     if isinstance(obj, (list, tuple)):
-        items = [_encode(v, f"{member}/{i}", arrays, f"{where}[{i}]") for i, v in enumerate(obj)]
+        items = [_encode(v, f"{member}/{i}", arrays, f"{where}[{i}]", depth + 1)
+                 for i, v in enumerate(obj)]
         return {_TUPLE: items} if isinstance(obj, tuple) else items
     if isinstance(obj, dict):
         out = {}
@@ -115,11 +150,20 @@ def _encode(obj, member, arrays, where):
                                 f"{type(k).__name__}; only str keys can be saved")
             if k in _MARKERS:
                 raise TypeError(f"minigan.save: {where} uses the reserved key {k!r}")
-            out[k] = _encode(v, f"{member}/{k}", arrays, f"{where}[{k!r}]")
+            out[k] = _encode(v, f"{member}/{_member_part(k)}", arrays, f"{where}[{k!r}]",
+                             depth + 1)
         return out
     raise TypeError(
         f"minigan.save: cannot save {where} of type {type(obj).__name__}; save objects with "
         f"state_dict(), arrays, Tensors, or None/bool/int/float/str and lists/dicts of them")
+
+
+def _member_part(key):
+    """A dict key as one component of a member name: letters, digits, ``_ . -`` only, never
+    ``.`` or ``..``. The metadata, not the member name, records the key, so a key such as
+    ``"../x"`` is saved and loaded unchanged; only its member is named ``.._x``."""
+    part = re.sub(r"[^A-Za-z0-9_.-]", "_", key)
+    return part if part.strip(".") else "_" + part
 
 
 def _add_array(a, member, arrays, where):
@@ -198,19 +242,23 @@ def load(path, device="cpu"):
     """
     path = os.fspath(path)
     backend.check_device(device)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"no checkpoint at {path!r}")
 
     def fail(why):
         return CheckpointError(f"cannot load checkpoint {path!r}: {why}")
 
+    with open_regular_file(path, fail, f"no checkpoint at {path!r}") as f:
+        return _load_zip(f, os.fstat(f.fileno()).st_size, device, fail)
+
+
+def _load_zip(f, file_size, device, fail):
     try:
-        zf = zipfile.ZipFile(path)
+        zf = zipfile.ZipFile(f)
     except zipfile.BadZipFile:
         raise fail("not a zip (.npz) archive; the file is truncated or not a checkpoint") from None
     except Exception as e:  # any other complaint of zipfile about damaged bytes
         raise fail(f"cannot open it as a zip archive ({type(e).__name__}: {e})") from None
     with zf:
+        _check_sizes(zf, file_size, fail)
         members = {n[:-4]: n for n in zf.namelist() if n.endswith(".npy")}
         if META not in members:
             raise fail(f"no {META!r} metadata member; it is an .npz file but not a minigan "
@@ -220,6 +268,12 @@ def load(path, device="cpu"):
             meta = json.loads(meta_array.tobytes().decode("utf-8"))
         except (UnicodeDecodeError, ValueError) as e:
             raise fail(f"the metadata is not valid JSON ({e})") from None
+        except RecursionError:
+            raise fail(f"the metadata is nested too deeply (save allows {MAX_DEPTH} "
+                       f"levels)") from None
+        if _depth(meta) > _MAX_JSON_DEPTH:
+            raise fail(f"the metadata is nested deeper than save writes it ({MAX_DEPTH} "
+                       f"levels of values)")
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
             raise fail(f"the metadata does not describe a {FORMAT!r}")
         version = meta.get("version")
@@ -252,12 +306,81 @@ def load(path, device="cpu"):
     return out
 
 
-def _read_member(zf, name, fail):
+def open_regular_file(path, fail, missing=None):
+    """``path`` opened for binary reading, if it is a regular file.
+
+    A FIFO would block the reader forever and a device such as /dev/zero never ends, so
+    anything but a regular file raises ``fail(why)``. The file is opened without blocking and
+    its type read from the open descriptor, so it cannot be swapped in between. A missing
+    file raises FileNotFoundError (with the message ``missing``, when given).
+    """
     try:
-        with zf.open(name) as f:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        raise FileNotFoundError(missing or f"no such file: {path!r}") from None
+    except OSError as e:
+        raise fail(f"cannot open it ({e.strerror})") from None
+    kind = stat.S_IFMT(os.fstat(fd).st_mode)
+    if kind != stat.S_IFREG:
+        os.close(fd)
+        what = {stat.S_IFDIR: "a directory", stat.S_IFIFO: "a FIFO (named pipe)",
+                stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device",
+                stat.S_IFSOCK: "a socket"}.get(kind, "not a regular file")
+        raise fail(f"it is {what}, not a regular file")
+    return os.fdopen(fd, "rb")
+
+
+def _check_sizes(zf, file_size, fail):
+    """Refuse an archive whose members would decompress to more bytes than the file holds.
+
+    ``save`` stores members uncompressed, so a checkpoint's members add up to less than its
+    own size. A larger total is a compressed archive or members that overlap: either way a
+    small file that would fill the memory (a zip bomb). zipfile never returns more than a
+    member's declared size, so checking the declared sizes bounds what is read.
+    """
+    total = sum(info.file_size for info in zf.infolist())
+    if total > file_size:
+        raise fail(f"its members would decompress to {total:,} bytes, more than the file's "
+                   f"own {file_size:,}; minigan checkpoints store their members uncompressed")
+
+
+def _read_member(zf, name, fail):
+    """The array in the .npy member ``name``, after checking that its header's shape and dtype
+    account for exactly the member's bytes (so a header cannot make us allocate more)."""
+    try:
+        info = zf.getinfo(name)
+        with zf.open(info) as f:
+            version = np.lib.format.read_magic(f)
+            if version not in ((1, 0), (2, 0)):
+                raise ValueError(f".npy format version {version} is not supported")
+            read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0) else
+                           np.lib.format.read_array_header_2_0)
+            shape, fortran_order, dtype = read_header(f)
+            if dtype.hasobject:
+                raise ValueError("it holds Python objects, which only pickle could read")
+            expected = math.prod(shape) * dtype.itemsize
+            found = info.file_size - f.tell()
+            if found != expected:
+                raise ValueError(f"the header promises shape {shape} of {dtype}, "
+                                 f"{expected:,} bytes, but {found:,} bytes follow it")
+        with zf.open(info) as f:
             return np.lib.format.read_array(f, allow_pickle=False)
     except Exception as e:  # zipfile's CRC and header checks, NumPy's .npy header parser
         raise fail(f"member {name!r} is corrupt ({type(e).__name__}: {e})") from None
+
+
+def _depth(obj):
+    """How deeply lists and dicts nest in ``obj`` (0 for a number), without recursion."""
+    deepest, stack = 0, [(obj, 1)]
+    while stack:
+        obj, depth = stack.pop()
+        children = obj.values() if isinstance(obj, dict) else obj if isinstance(obj, list) else ()
+        if children:
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in children)
+        elif isinstance(obj, (dict, list)):
+            deepest = max(deepest, depth)
+    return deepest
 
 
 def _decode(obj, array, device, to_device):

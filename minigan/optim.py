@@ -12,6 +12,8 @@ Three design points:
 
 * The update runs *outside* the graph, on raw arrays, in place (``p.data -= ...``): an update is
   not something to differentiate, and a new array per step would break anyone holding ``p.data``.
+  Each updated parameter's version counter advances (``Optimizer._grads``), so backward through
+  a graph built before the step is refused rather than silently wrong.
 * State (moments, momentum buffers) is created next to each parameter with the parameter's own
   array library, dtype and device (``xp.zeros_like(p.data)``). Hyperparameters are cast to the
   parameter's dtype before they touch an array, so a float32 network gets float32 updates.
@@ -26,7 +28,10 @@ Derivations: docs/derivations/adam.md. Tests: tests/test_optim.py.
 import math
 import numbers
 
+import numpy as np
+
 from . import backend
+from .ops import args
 from .tensor import Tensor
 
 __all__ = ["Optimizer", "SGD", "Adam", "RMSprop"]
@@ -46,7 +51,11 @@ class Optimizer:
         if isinstance(params, Tensor):
             raise TypeError(f"{type(self).__name__}: params must be an iterable of Tensors, got "
                             f"a single Tensor; wrap it in a list")
-        self.params = list(params)
+        try:
+            self.params = list(params)
+        except TypeError:
+            raise TypeError(f"{type(self).__name__}: params must be an iterable of Tensors "
+                            f"(e.g. model.parameters()), got {type(params).__name__}") from None
         if not self.params:
             raise ValueError(f"{type(self).__name__} got an empty parameter list")
         for i, p in enumerate(self.params):
@@ -89,6 +98,9 @@ class Optimizer:
                                  f"its gradient has shape {tuple(p.grad.shape)}")
             backend.get_array_module(p.data, p.grad, op=f"{type(self).__name__}.step")
             self._follow(i, p)
+            # The caller changes p.data in place: a graph that saved it may no longer run
+            # backward (see Tensor._version).
+            p._version_counter.count += 1
             yield i, p, p.grad
 
     def _follow(self, i, p):
@@ -254,16 +266,15 @@ class SGD(Optimizer):
                                   weight_decay=weight_decay)
 
     def _set_hyperparameters(self, lr, momentum, nesterov, weight_decay):
-        if not lr >= 0:
-            raise ValueError(f"SGD: invalid learning rate {lr}")
-        if not momentum >= 0:
-            raise ValueError(f"SGD: invalid momentum {momentum}")
-        if not weight_decay >= 0:
-            raise ValueError(f"SGD: invalid weight_decay {weight_decay}")
+        lr = args.real(lr, "SGD", "lr (the learning rate)", 0)
+        momentum = args.real(momentum, "SGD", "momentum", 0, 1, high_open=True)
+        weight_decay = args.real(weight_decay, "SGD", "weight_decay", 0)
+        if not isinstance(nesterov, (bool, np.bool_)):
+            raise TypeError(f"SGD: nesterov must be True or False, got {nesterov!r}")
         if nesterov and momentum == 0:
             raise ValueError("SGD: Nesterov momentum needs momentum > 0")
-        self.lr, self.momentum = float(lr), float(momentum)
-        self.nesterov, self.weight_decay = bool(nesterov), float(weight_decay)
+        self.lr, self.momentum = lr, momentum
+        self.nesterov, self.weight_decay = bool(nesterov), weight_decay
 
     def _required_state(self, hparams):
         return ("momentum_buffer",) if hparams.get("momentum", self.momentum) else ()
@@ -304,7 +315,9 @@ class Adam(Optimizer):
         params: iterable of Tensors with ``requires_grad=True``.
         lr: learning rate (the size of the first step).
         betas: ``(beta1, beta2)``, the EMA coefficients of the two moments.
-        eps: added to the denominator, for parameters whose gradient is ~0.
+        eps: added to the denominator, for parameters whose gradient is ~0; it must be 0 or a
+            normal number of every parameter's dtype (the default 1e-8 is too small for
+            float16: pass eps >= 6.1e-05 there; docs/derivations/adam.md).
         weight_decay: L2 penalty coefficient, added to the gradient.
     """
 
@@ -316,16 +329,17 @@ class Adam(Optimizer):
         self._set_hyperparameters(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
 
     def _set_hyperparameters(self, lr, betas, eps, weight_decay):
-        if not lr >= 0:
-            raise ValueError(f"Adam: invalid learning rate {lr}")
-        if len(betas) != 2 or not all(0 <= b < 1 for b in betas):
-            raise ValueError(f"Adam: betas must be two numbers in [0, 1), got {betas}")
-        if not eps >= 0:
-            raise ValueError(f"Adam: invalid eps {eps}")
-        if not weight_decay >= 0:
-            raise ValueError(f"Adam: invalid weight_decay {weight_decay}")
-        self.lr, self.betas = float(lr), (float(betas[0]), float(betas[1]))
-        self.eps, self.weight_decay = float(eps), float(weight_decay)
+        lr = args.real(lr, "Adam", "lr (the learning rate)", 0)
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise TypeError(f"Adam: betas must be a pair (beta1, beta2), got {betas!r}")
+        betas = tuple(args.real(b, "Adam", f"betas[{i}]", 0, 1, high_open=True)
+                      for i, b in enumerate(betas))
+        eps = args.real(eps, "Adam", "eps", 0)
+        weight_decay = args.real(weight_decay, "Adam", "weight_decay", 0)
+        for i, p in enumerate(self.params):
+            _check_eps(eps, p, i)
+        self._eps_fits = {p.dtype for p in self.params}  # dtypes checked against this eps
+        self.lr, self.betas, self.eps, self.weight_decay = lr, betas, eps, weight_decay
 
     def step(self):
         """Update every parameter that has a gradient, in place."""
@@ -334,6 +348,9 @@ class Adam(Optimizer):
             xp = backend.get_array_module(p.data)
             if self.weight_decay:
                 g = g + _scalar(self.weight_decay, p) * p.data  # a new array: .grad stays as is
+            if p.dtype not in self._eps_fits:  # cast since construction (model.to)
+                _check_eps(self.eps, p, i)
+                self._eps_fits.add(p.dtype)
             st = self.state[i]
             if not st:
                 st.update(step=0, exp_avg=xp.zeros_like(p.data), exp_avg_sq=xp.zeros_like(p.data))
@@ -365,6 +382,21 @@ class Adam(Optimizer):
             xp.divide(m, denom, out=denom)
             denom *= step_size
             p.data -= denom
+
+
+def _check_eps(eps, p, i, op="Adam"):
+    """Adam and RMSprop divide by ``sqrt(v) + eps``, with ``v`` 0 where the gradient has been
+    0: ``eps`` must be a normal number of the parameter's dtype, or the division overflows (a
+    subnormal eps) or is 0/0 = NaN (an eps that rounds to 0). The default 1e-8 is below
+    float16's smallest normal number, 6.1e-05: half-precision parameters need a larger eps.
+    (eps = 0, allowed as in PyTorch for exact experiments, gives 0/0 where a gradient has always
+    been 0.)"""
+    tiny = float(np.finfo(p.dtype).tiny)
+    if 0 < eps < tiny:  # eps = 0 is asked for explicitly: then 0/0 is the user's choice
+        raise ValueError(f"{op}: eps={eps:g} is below the smallest normal {p.dtype} number "
+                         f"({tiny:.2g}), so parameter {i} (shape {p.shape}) could be moved by "
+                         f"0/0 = NaN or by an overflow where its gradient is 0; pass "
+                         f"eps >= {tiny:.2g}, or train in float32")
 
 
 class RMSprop(Optimizer):
@@ -414,6 +446,9 @@ class RMSprop(Optimizer):
             raise ValueError(f"RMSprop: alpha must lie in [0, 1), got {alpha}")
         if not momentum < 1:
             raise ValueError(f"RMSprop: momentum must lie in [0, 1), got {momentum}")
+        for i, p in enumerate(self.params):
+            _check_eps(eps, p, i, "RMSprop")
+        self._eps_fits = {p.dtype for p in self.params}  # dtypes checked against this eps
         self.lr, self.alpha, self.eps = float(lr), float(alpha), float(eps)
         self.weight_decay, self.momentum = float(weight_decay), float(momentum)
         self.centered = bool(centered)
@@ -429,6 +464,9 @@ class RMSprop(Optimizer):
         alpha = self.alpha
         for i, p, g in self._grads():
             xp = backend.get_array_module(p.data)
+            if p.dtype not in self._eps_fits:  # cast since construction (model.to)
+                _check_eps(self.eps, p, i, "RMSprop")
+                self._eps_fits.add(p.dtype)
             if self.weight_decay:
                 g = g + _scalar(self.weight_decay, p) * p.data  # a new array: .grad stays as is
             st = self.state[i]

@@ -12,6 +12,12 @@ The whole of reverse-mode autodiff in three ideas (docs/autograd.md tells the st
    visits it from the output back to the leaves, *adding* each VJP into the gradient of the input
    it belongs to. A tensor used twice receives both contributions (the chain rule's sum over
    paths). Leaves keep their gradient in ``.grad``; intermediate gradients are dropped.
+
+What ``forward`` saved must still hold the values it saw when ``backward`` reads them. Every
+Tensor carries a version counter that in-place changes made through minigan advance (an
+optimiser's step, ``Tensor.add_`` and friends, ``nn.init``, ``load_state_dict``); a node
+remembers the versions of the tensors whose memory it saved, and the walk refuses to use a
+node whose saved tensor has changed since (docs/autograd.md, "Changing a tensor in place").
 """
 
 import numpy as np
@@ -104,17 +110,24 @@ class Function:
         except ShapeError:
             raise
         except ValueError as e:  # NumPy's broadcast / matmul complaints, made to name the op
+            if "read-only" in str(e):  # an array the op writes into (e.g. running statistics)
+                raise ValueError(f"{name}: {e}; pass a writable array (np.array(a) copies "
+                                 f"one)") from None
             shapes = " and ".join(str(tuple(a.shape)) for a in arrays)
             raise ShapeError(f"{name}: inputs of shapes {shapes} do not fit: {e}") from None
         if not backend.is_array(out):  # NumPy returns a scalar, not a 0-d array, for 0-d results
             out = xp.asarray(out)
         if out.dtype != tensors[0].dtype:
+            if tensors[0].dtype.kind != "f":
+                raise TypeError(f"{name}: computes on floating-point tensors, got "
+                                f"{tensors[0].dtype}; convert with .float() or .double()")
             raise TypeError(f"{name}.forward returned {out.dtype} for {tensors[0].dtype} "
                             f"inputs; ops must not change dtype")
-        result = Tensor._wrap(out)
+        # An output that views an input's memory (reshape, indexing) shares its version counter.
+        result = Tensor._wrap(out, _counter_of_memory(out, tensors))
         if record:
             result.requires_grad = True
-            result._node = _Node(cls, ctx, tensors, out)
+            result._node = _Node(cls, ctx, tensors, result)
         return result
 
 
@@ -126,37 +139,129 @@ class _Node:
     its node, never its Tensor, so the graph keeps no intermediate activation alive: only what
     ``forward`` saved in ``ctx``. ``shape`` and ``dtype`` are those of the op's output, which
     its gradient must have. ``ctx`` becomes None when backward releases the node.
+
+    ``saved_versions`` lists ``(counter, version, input index or None for the output, shape)``
+    for every tensor whose memory ``forward`` saved: the walk checks that none has been changed
+    in place since (see :class:`_Version`).
     """
 
-    __slots__ = ("fn", "ctx", "inputs", "shape", "dtype")
+    __slots__ = ("fn", "ctx", "inputs", "shape", "dtype", "saved_versions")
 
-    def __init__(self, fn, ctx, tensors, out):
+    def __init__(self, fn, ctx, tensors, result):
         self.fn, self.ctx = fn, ctx
         self.inputs = tuple(t._node if t._node is not None else t if t.requires_grad else None
                             for t in tensors)
-        self.shape, self.dtype = tuple(out.shape), out.dtype
+        self.shape, self.dtype = result.shape, result.dtype
+        self.saved_versions = _saved_versions(ctx, tensors, result)
+
+    def check_saved_versions(self):
+        """Refuse to run backward on arrays that were changed in place after forward saved them."""
+        for counter, version, index, shape in self.saved_versions:
+            if counter.count != version:
+                what = "its output" if index is None else f"its input {index}"
+                raise RuntimeError(
+                    f"{self.fn.__name__}: {what} (shape {shape}) was changed in place after the "
+                    f"forward pass saved it for backward (it is at version {counter.count}, "
+                    f"saved at version {version}), so the gradient would be wrong. Call "
+                    f"backward before changing it (an optimiser's step() changes every "
+                    f"parameter it updates), or change a copy")
+
+
+class _Version:
+    """How many times a tensor's memory has been changed in place: ``Tensor._version``.
+
+    minigan advances it wherever it changes a tensor's data in place: an optimiser's step, the
+    in-place Tensor methods (``add_``, ``sub_``, ``mul_``, ``copy_``, ``fill_``, ``zero_``),
+    ``nn.init`` and ``Module.load_state_dict``. Tensors that share memory (an op's output that
+    views its input, ``detach()``) share one counter. A write straight into ``t.data`` (a raw
+    array) bypasses it: minigan cannot see that (docs/autograd.md).
+    """
+
+    __slots__ = ("count",)
+
+    def __init__(self):
+        self.count = 0
+
+
+def _memory_of(a):
+    """The array that owns ``a``'s memory: ``a`` itself, or the array it is a view of."""
+    base = a.base
+    while base is not None and backend.is_array(base):  # NumPy keeps the chain one link long
+        a, base = base, base.base
+    return a
+
+
+def _counter_of_memory(array, tensors):
+    """The version counter of the tensor whose memory ``array`` views, or a new counter."""
+    memory = _memory_of(array)
+    for t in tensors:
+        if _memory_of(t.data) is memory:
+            return t._version_counter
+    return _Version()
+
+
+def _saved_versions(ctx, tensors, result):
+    """``(counter, version, input index or None, shape)`` of each input, and of the output,
+    whose memory ``ctx.save_for_backward`` holds. Arrays kept in other ``ctx`` attributes are
+    not tracked: save what backward reads with ``save_for_backward``."""
+    saved = getattr(ctx, "saved", ())
+    memories = {id(_memory_of(a)) for a in saved if backend.is_array(a)}
+    if not memories:
+        return ()
+    found = [(t._version_counter, t._version_counter.count, i, t.shape)
+             for i, t in enumerate(tensors) if id(_memory_of(t.data)) in memories]
+    if id(_memory_of(result.data)) in memories:
+        found.append((result._version_counter, result._version_counter.count, None,
+                      result.shape))
+    return tuple(found)
 
 
 def _as_tensors(inputs, op):
-    """Inputs as Tensors: Python scalars and arrays become constants of the Tensors' dtype.
+    """Inputs as Tensors: Python numbers and arrays become constants of the Tensors' dtype.
 
     Tensors must agree on dtype: minigan never promotes silently (a float64 constant would
-    otherwise turn a float32 network into float64, twice as slow).
+    otherwise turn a float32 network into float64, twice as slow). Anything that is not a real
+    number, a rectangular array of them or a Tensor is refused with the op's name.
     """
     first = next((x for x in inputs if isinstance(x, Tensor)), None)
     if first is None:
-        raise TypeError(f"{op}: at least one input must be a Tensor")
+        got = ", ".join(type(x).__name__ for x in inputs) or "nothing"
+        raise TypeError(f"{op}: at least one input must be a Tensor, got {got}")
     out = []
-    for x in inputs:
+    for i, x in enumerate(inputs):
         if isinstance(x, Tensor):
             if x.dtype != first.dtype:
                 raise TypeError(f"{op}: dtype mismatch, {first.dtype} and {x.dtype}; "
                                 f"convert one of them explicitly")
             out.append(x)
         else:
-            xp = backend.get_array_module(first.data, x, op=op)
-            out.append(Tensor._wrap(xp.asarray(x, dtype=first.dtype)))
+            out.append(Tensor._wrap(_constant(x, first, op, i)))
     return out
+
+
+def _constant(x, like, op, position):
+    """A non-Tensor input of an op as an array of ``like``'s dtype, on its device."""
+    xp = backend.get_array_module(like.data, x, op=op)
+    a = None
+    if x is not None and not isinstance(x, (str, bytes)):
+        try:
+            a = xp.asarray(x)
+        except (TypeError, ValueError):  # a ragged list, an object that is not a number
+            pass
+    if a is None or a.dtype.kind not in "biuf":
+        what = f"a {a.dtype} array" if a is not None and a.dtype.kind != "O" else \
+            f"{type(x).__name__} {_short_repr(x)}"
+        raise TypeError(f"{op}: input {position} is {what}; expected a Tensor, a real number "
+                        f"or a rectangular array of real numbers")
+    if a.dtype.kind == "f" and like.dtype.kind != "f":
+        raise TypeError(f"{op}: a floating-point constant for a {like.dtype} tensor would be "
+                        f"truncated; convert the tensor with .float() or .double()")
+    return a.astype(like.dtype, copy=False)
+
+
+def _short_repr(x):
+    r = repr(x)
+    return r if len(r) <= 40 else r[:37] + "..."
 
 
 class Tensor:
@@ -171,26 +276,28 @@ class Tensor:
     __array_priority__ = 1000  # make `ndarray + Tensor` call Tensor.__radd__
 
     def __init__(self, data, requires_grad=False, dtype=None, device=None):
-        if isinstance(data, Tensor):
+        source = data if isinstance(data, Tensor) else None
+        if source is not None:
             data = data.data
         if device is None:
             device = backend.device_of(data) if backend.is_array(data) else backend.default_device()
-        if dtype is None:
-            kind = getattr(getattr(data, "dtype", None), "kind", None)
-            dtype = data.dtype if kind == "f" else DEFAULT_DTYPE
-        self.data = backend.xp_for(device).asarray(backend.to_device(data, device), dtype=dtype)
+        self.data = _as_data(data, dtype, device)
         if requires_grad and self.data.dtype.kind != "f":
             raise TypeError(f"only floating-point tensors can require gradients, "
                             f"got {self.data.dtype}")
         self.requires_grad = bool(requires_grad)
         self.grad = None
         self._node = None  # the _Node that computed this tensor; None for a leaf
+        # A tensor made from another without a copy shares its memory, so its version counter.
+        shared = source is not None and _memory_of(self.data) is _memory_of(source.data)
+        self._version_counter = source._version_counter if shared else _Version()
 
     @classmethod
-    def _wrap(cls, array):
+    def _wrap(cls, array, version_counter=None):
         """A Tensor around an existing array, without copying or converting it."""
         t = cls.__new__(cls)
         t.data, t.requires_grad, t.grad, t._node = array, False, None, None
+        t._version_counter = _Version() if version_counter is None else version_counter
         return t
 
     # --- array-like properties -------------------------------------------------------------
@@ -200,9 +307,28 @@ class Tensor:
     dtype = property(lambda self: self.data.dtype)
     device = property(lambda self: backend.device_of(self.data))
     is_leaf = property(lambda self: self._node is None)
+    _version = property(lambda self: self._version_counter.count,
+                        doc="How many times this tensor's memory was changed in place "
+                            "(see _Version).")
 
     def __len__(self):
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
         return len(self.data)
+
+    def __iter__(self):
+        """The sub-tensors along the first axis, as PyTorch (each ``self[i]``, in the graph)."""
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(len(self)))
+
+    def __bool__(self):
+        """The truth of a one-element tensor's value, as in PyTorch; ambiguous otherwise."""
+        if self.size != 1:
+            raise RuntimeError(f"bool() of a tensor with {self.size} elements (shape "
+                               f"{self.shape}) is ambiguous; compare its values explicitly, "
+                               f"e.g. bool((t.numpy() > 0).all())")
+        return bool(self.data.item())
 
     def __repr__(self):
         body = np.array2string(backend.to_numpy(self.data), separator=", ", precision=4,
@@ -224,7 +350,7 @@ class Tensor:
     def __matmul__(self, other): return _lin.matmul(self, other)
     def __rmatmul__(self, other): return _lin.matmul(other, self)
     def __pow__(self, p): return _ew.pow(self, p)
-    def __rpow__(self, base): return _ew.exp(self * float(np.log(base)))
+    def __rpow__(self, base): return _ew.rpow(base, self)
     def __neg__(self): return _ew.neg(self)
     def __getitem__(self, index): return _shape.getitem(self, index)
 
@@ -251,8 +377,8 @@ class Tensor:
         backward([self], None if grad is None else [grad], retain_graph=retain_graph)
 
     def detach(self):
-        """The same data, cut from the graph (no copy)."""
-        return Tensor._wrap(self.data)
+        """The same data, cut from the graph (no copy; it shares the version counter)."""
+        return Tensor._wrap(self.data, self._version_counter)
 
     def zero_grad(self):
         self.grad = None
@@ -261,6 +387,64 @@ class Tensor:
         if not self.is_leaf:
             raise RuntimeError("requires_grad can only be changed on a leaf tensor")
         self.requires_grad = bool(flag)
+        return self
+
+    # --- in place, outside the graph ------------------------------------------------------
+    # For updates that no gradient flows through (an optimiser's step, a re-initialisation),
+    # run under no_grad. Each advances the version counter, so a graph that saved this tensor
+    # refuses to run backward on the changed values.
+    def add_(self, other):
+        """``self += other`` in place; ``other`` a Tensor, array or number. Returns self."""
+        self._before_inplace("add_")
+        self.data += self._operand(other, "add_")
+        return self._changed()
+
+    def sub_(self, other):
+        """``self -= other`` in place. Returns self."""
+        self._before_inplace("sub_")
+        self.data -= self._operand(other, "sub_")
+        return self._changed()
+
+    def mul_(self, other):
+        """``self *= other`` in place. Returns self."""
+        self._before_inplace("mul_")
+        self.data *= self._operand(other, "mul_")
+        return self._changed()
+
+    def copy_(self, src):
+        """Overwrite the values with ``src`` (broadcast to this shape, cast to this dtype)."""
+        self._before_inplace("copy_")
+        self.data[...] = self._operand(src, "copy_")
+        return self._changed()
+
+    def fill_(self, value):
+        """Set every entry to the number ``value``. Returns self."""
+        return self.copy_(value)
+
+    def zero_(self):
+        """Set every entry to 0. Returns self."""
+        return self.copy_(0)
+
+    def _before_inplace(self, op):
+        if self.requires_grad and _grad_enabled:
+            if self.is_leaf:
+                raise RuntimeError(f"{op}: a leaf tensor that requires grad cannot be changed in "
+                                   f"place while gradients are recorded; do it under "
+                                   f"minigan.no_grad(), as an optimiser step does")
+            raise RuntimeError(f"{op}: in-place changes are not recorded in the graph, so a "
+                               f"tensor computed with gradients cannot be changed in place; "
+                               f"use the out-of-place op (e.g. y = y + 1)")
+        if not getattr(self.data.flags, "writeable", True):
+            raise ValueError(f"{op}: this tensor's data is a read-only array; copy it first "
+                             f"(minigan.tensor(np.array(a)))")
+
+    def _operand(self, other, op):
+        if isinstance(other, Tensor):
+            other = other.data
+        return _constant(other, self, f"Tensor.{op}", 0)
+
+    def _changed(self):
+        self._version_counter.count += 1
         return self
 
     # --- conversion ------------------------------------------------------------------------
@@ -282,6 +466,10 @@ class Tensor:
         """
         data = self.data if device is None else backend.to_device(self.data, device)
         if dtype is not None and np.dtype(dtype) != data.dtype:
+            dtype = _check_dtype(dtype, "Tensor.to")
+            if self.requires_grad and dtype.kind != "f":
+                raise TypeError(f"Tensor.to: a {dtype} tensor cannot require gradients, and "
+                                f"this one does; convert t.detach() instead")
             data = data.astype(dtype)
         if data is self.data:
             return self
@@ -305,11 +493,51 @@ class Tensor:
         return self.astype(np.float32)
 
 
+def _check_dtype(dtype, op):
+    """``dtype`` as a NumPy dtype of real numbers (bool, integer or floating point)."""
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{op}: {dtype!r} is not a dtype") from None
+    if dtype.kind not in "biuf":
+        raise TypeError(f"{op}: minigan tensors hold real numbers (bool, integer or floating "
+                        f"point), not {dtype}")
+    return dtype
+
+
+def _as_data(data, dtype, device):
+    """``data`` as an array on ``device``: floating arrays keep their dtype unless ``dtype``
+    says otherwise, everything else becomes ``DEFAULT_DTYPE``. A read-only NumPy array is
+    copied, so that the tensor can be updated in place like any other."""
+    if data is None or isinstance(data, (str, bytes)):
+        raise TypeError(f"tensor: data must be a number, a (nested) list or an array, got "
+                        f"{type(data).__name__} {_short_repr(data)}")
+    try:
+        array = backend.to_device(data, device)
+    except ValueError as e:  # NumPy's complaint about nested lists of different lengths
+        raise ValueError(f"tensor: the data is not a rectangular array of numbers ({e})") \
+            from None
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"tensor: minigan tensors hold real numbers, got {array.dtype} data"
+                        + (" (complex numbers would lose their imaginary part)"
+                           if array.dtype.kind == "c" else ""))
+    if dtype is None:  # a floating *array* keeps its dtype; numbers and lists become float32
+        floating = getattr(getattr(data, "dtype", None), "kind", None) == "f"
+        dtype = array.dtype if floating else DEFAULT_DTYPE
+    array = backend.xp_for(device).asarray(array, dtype=_check_dtype(dtype, "tensor"))
+    if not getattr(array.flags, "writeable", True):
+        array = array.copy()
+    return array
+
+
 def tensor(data, requires_grad=False, dtype=None, device=None):
     """Make a Tensor from a list, scalar or array.
 
     Args:
-        data: values. Floating arrays keep their dtype; anything else becomes float32.
+        data: values: a number, a (nested) list of numbers, an array or a Tensor. Floating
+            arrays keep their dtype; anything else becomes float32. An array of the right dtype
+            on the right device is used as it is, without a copy (a read-only one is copied);
+            complex, string and object data are refused.
         requires_grad: track gradients for this (leaf) tensor.
         dtype: e.g. ``"float64"`` for gradient checks.
         device: ``"cpu"`` or ``"cuda"``; default: where ``data`` lives, else
@@ -323,15 +551,23 @@ def backward(tensors, grads=None, retain_graph=False):
 
     Each leaf reached that requires grad gets ``leaf.grad += dL/dleaf``, where
     ``L = sum_i <tensors[i], grads[i]>``. Gradients *accumulate*: calling this twice without
-    zeroing doubles ``.grad``, exactly as in PyTorch. A scalar output may omit its gradient (1).
+    zeroing doubles ``.grad``, exactly as in PyTorch. A one-element output may omit its
+    gradient (None: 1). ``tensors`` may be one Tensor (and ``grads`` one gradient) or a
+    sequence; there must be one gradient (or None) per tensor.
+
+    ``.grad`` never shares memory with an array passed in (``grads``) or with an op's
+    gradient: a leaf's first gradient is copied unless the walk itself allocated it (a sum of
+    contributions), so later accumulation writes only into minigan's own arrays.
 
     The graph's saved arrays are released as the walk passes each node, unless
-    ``retain_graph=True``; walking a released graph again is an error.
+    ``retain_graph=True``; walking a released graph again is an error, and so is walking a node
+    whose saved tensors were changed in place since its forward pass.
     """
-    if grads is None:
-        grads = [None] * len(tensors)
+    tensors, grads = _backward_arguments(tensors, grads)
     # The walk visits nodes (computed tensors) and leaf Tensors: see _Node.
-    pending = {}  # id(node or leaf) -> [gradient array, owned]; owned arrays may be added into
+    # pending: id(node or leaf) -> [gradient, summed]. ``summed``: the array is a sum that this
+    # walk allocated and no one else holds, so later contributions may be added into it.
+    pending = {}
     roots = []
     for t, g in zip(tensors, grads):
         if not t.requires_grad:
@@ -344,10 +580,10 @@ def backward(tensors, grads=None, retain_graph=False):
         entry = pending.pop(id(item), None)
         if entry is None:
             continue
-        g, owned = entry
-        if isinstance(item, Tensor):  # a leaf: keep the gradient
+        g, summed = entry
+        if isinstance(item, Tensor):  # a leaf: keep the gradient, in an array of its own
             if item.grad is None:
-                item.grad = g if owned else g.copy()
+                item.grad = g if summed else g.copy()
             else:
                 item.grad += g
             continue
@@ -355,6 +591,7 @@ def backward(tensors, grads=None, retain_graph=False):
         if ctx is None:
             raise RuntimeError("backward through a graph that was already released; call "
                                "backward(retain_graph=True) the first time to walk it twice")
+        item.check_saved_versions()
         in_grads = fn.backward(ctx, g)
         if not isinstance(in_grads, tuple):
             in_grads = (in_grads,)
@@ -369,13 +606,28 @@ def backward(tensors, grads=None, retain_graph=False):
                     raise RuntimeError(
                         f"{fn.__name__}.backward returned a {gx.dtype} gradient of shape "
                         f"{tuple(gx.shape)} for input {i} of shape {x.shape} ({x.dtype})")
-                # A fresh array (not a view, not g handed on, not returned twice) belongs to
-                # no one else: it may become a leaf's .grad or be added into without a copy.
-                fresh = (gx.base is None and gx is not g
-                         and not any(gx is other for other in in_grads[:i]))
-                _add_grad(pending, x, gx, owned=fresh)
+                _add_grad(pending, x, gx)
         if not retain_graph:
             item.ctx = None  # frees what forward saved
+
+
+def _backward_arguments(tensors, grads):
+    """``tensors`` and ``grads`` as two lists of one length (grads: None for each by default)."""
+    if isinstance(tensors, Tensor):
+        tensors = [tensors]
+        if grads is not None:
+            grads = [grads]
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("backward: no tensors to backpropagate from")
+    for i, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"backward: tensors[{i}] is a {type(t).__name__}, not a Tensor")
+    grads = [None] * len(tensors) if grads is None else list(grads)
+    if len(grads) != len(tensors):
+        raise ValueError(f"backward: {len(tensors)} tensors but {len(grads)} gradients; give "
+                         f"one gradient per tensor (None for a one-element tensor)")
+    return tensors, grads
 
 
 def _seed_grad(t, g):
@@ -386,24 +638,27 @@ def _seed_grad(t, g):
                                f"gradient: call .backward(grad) with an array of that shape")
         return xp.ones_like(t.data)
     g = g.data if isinstance(g, Tensor) else g
-    g = xp.asarray(g, dtype=t.dtype)
+    g = _constant(g, t, "backward", 0)  # a real array or number, on t's device, in t's dtype
     if g.shape != t.data.shape:
         raise ShapeError(f"backward: gradient of shape {tuple(g.shape)} for a tensor of "
                          f"shape {t.shape}")
     return g
 
 
-def _add_grad(pending, key, g, owned=False):
+def _add_grad(pending, key, g):
     """Add the gradient contribution ``g`` to the pending total of ``key`` (a node or a leaf).
-    ``owned``: no one else holds ``g``, so later contributions may be added into it in place."""
+
+    The first contribution is kept as it is: it may be an array that someone else holds (the
+    caller's seed, an op's upstream gradient handed on unchanged). The second makes a new array,
+    the sum, which this walk owns; only such sums are ever added into in place."""
     entry = pending.get(id(key))
     if entry is None:
-        pending[id(key)] = [g, owned]
+        pending[id(key)] = [g, False]
     elif entry[1]:
         entry[0] += g
-    else:  # the first sum makes a fresh array that later contributions may be added into
+    else:
         total = entry[0] + g
-        if not backend.is_array(total):
+        if not backend.is_array(total):  # NumPy returns a scalar for 0-d operands
             total = backend.get_array_module(g).asarray(total)
         pending[id(key)] = [total, True]
 

@@ -243,6 +243,52 @@ def test_output_padding_below_dilation_but_not_stride(device):
                      [t64(y, device), t64(w, device), t64(b, device)])
 
 
+# Fixed examples of geometry that the default hypothesis profile may not draw. The paddings and
+# sizes are worked out by hand here: 'same' pads (out - 1) * stride + extent - size in total,
+# the odd row/column at the end, with extent = dilation * (kernel - 1) + 1.
+@pytest.mark.parametrize("hw, kernel, stride, dilation, pads, out_hw", [
+    # H: out ceil(5/2) = 3, extent 5, total 2*2 + 5 - 5 = 4. W: out 6, extent 4, total 3.
+    ((5, 6), (3, 2), (2, 1), (2, 3), (2, 2, 1, 2), (3, 6)),
+    # H: out ceil(7/3) = 3, extent 4, total 2*3 + 4 - 7 = 3. W: out 2, extent 3, total 1.
+    ((7, 4), (2, 3), (3, 2), (3, 1), (1, 2, 0, 1), (3, 2)),
+])
+def test_conv2d_same_padding_with_dilation(device, hw, kernel, stride, dilation, pads, out_hw):
+    x, w, b = normal(0, (2, 2) + hw), normal(1, (3, 2) + kernel), normal(2, (3,))
+    args = dict(stride=stride, padding="same", dilation=dilation)
+    y = conv2d(t64(x, device), t64(w, device), t64(b, device), **args)
+    assert y.shape == (2, 3) + out_hw
+    np.testing.assert_allclose(host(y), conv2d_naive(x, w, b, stride, pads, dilation),
+                               rtol=1e-12, atol=1e-12)
+    assert gradcheck(lambda x, w: conv2d(x, w, **args), [t64(x, device), t64(w, device)])
+
+
+@pytest.mark.parametrize("kernel, stride, dilation, out_hw, naive_op", [
+    # stride > extent: out = in * stride, the last stride - extent rows only see the bias.
+    ((2, 1), (3, 4), (1, 1), (9, 8), (1, 3)),      # 3*3 + max(2 - 3, 0), 2*4 + max(1 - 4, 0)
+    ((2, 2), (4, 5), (2, 1), (12, 10), (1, 3)),    # extents 3 and 2
+])
+def test_conv_transpose2d_valid_size_with_stride_beyond_the_kernel(device, kernel, stride,
+                                                                    dilation, out_hw, naive_op):
+    y, w, b = normal(0, (2, 2, 3, 2)), normal(1, (2, 1) + kernel), normal(2, (1,))
+    args = dict(stride=stride, padding="valid", dilation=dilation)
+    x = conv_transpose2d(t64(y, device), t64(w, device), t64(b, device), **args)
+    assert x.shape == (2, 1) + out_hw
+    want = conv_transpose2d_naive(y, w, b, stride, (0, 0, 0, 0), naive_op, dilation)
+    np.testing.assert_allclose(host(x), want, rtol=1e-12, atol=1e-12)
+    assert conv2d(x, t64(w, device), **args).shape == y.shape  # conv2d 'valid' maps it back
+
+
+def test_an_empty_batch_works_as_in_pytorch(device):
+    x, w = t64(np.zeros((0, 2, 5, 5)), device), t64(normal(1, (3, 2, 3, 3)), device)
+    b = t64(normal(2, (3,)), device)
+    y = conv2d(x, w, b, stride=2, padding="same")
+    assert y.shape == (0, 3, 3, 3)
+    y.sum().backward()
+    assert x.grad.shape == (0, 2, 5, 5) and not host(w.grad).any() and not host(b.grad).any()
+    z = conv_transpose2d(t64(np.zeros((0, 3, 3, 3)), device), w, stride=2, padding="same")
+    assert z.shape == (0, 2, 6, 6)
+
+
 def test_float32_stays_float32(device):
     x, w, b = normal(0, (2, 3, 7, 7)), normal(1, (4, 3, 5, 5)), normal(2, (4,))
     for op, shapes in ((F.conv2d, [(2, 3, 7, 7), (4, 3, 5, 5), (4,)]),

@@ -148,3 +148,47 @@ def test_where_accepts_scalar_branch_and_tensor_condition(device):
     assert_close(y, [1.0, 0.0, 3.0])
     assert_close(x.grad, [1.0, 0.0, 3.0])
     assert host(minigan.where(cond, x, 0.0)).tolist() == [1.0, 0.0, 3.0]
+
+
+def test_abs_subgradient_at_zero_is_zero(device):
+    # The kink itself, which the property tests dodge: sign(0) = 0, as in PyTorch (a backward
+    # written as g / sign(x) would give inf there).
+    x = t64([-1.5, 0.0, 2.0, -0.0], device)
+    x.abs().backward(np.array([3.0, 5.0, 7.0, 11.0]))
+    assert_close(x.grad, [-3.0, 0.0, 7.0, 0.0])
+
+
+# --- b ** x: a constant base, a tensor exponent ---------------------------------------------
+
+@pytest.mark.parametrize("base", [0.5, 2.0, 10.0, np.array([[0.5], [3.0]])])
+def test_rpow(device, base):
+    x = np.random.default_rng(1).normal(size=(3,))
+    assert_close(base ** t64(x, device), np.power(base, x), rtol=1e-14)
+    check_grads(lambda t: base ** t, [x], device)
+
+
+def test_rpow_at_base_zero_and_negative_bases(device):
+    """0 ** x is 0, 1 or inf, never NaN, with gradient 0; a negative base has its real value at
+    integer x and NaN elsewhere, where no real power exists; its gradient is NaN (b^x has no
+    derivative in x for b < 0)."""
+    x = t64([-1.0, 0.0, 0.5, 2.0], device)
+    z = 0.0 ** x
+    assert_close(z, [np.inf, 1.0, 0.0, 0.0])
+    z.backward(np.ones(4))
+    assert_close(x.grad, [0.0, 0.0, 0.0, 0.0])
+    x = t64([1.0, 2.0, 3.0, 0.5], device)
+    z = (-2.0) ** x
+    assert_close(z, [-2.0, 4.0, -8.0, np.nan])
+    z.backward(np.ones(4))
+    assert np.isnan(host(x.grad)).all()
+    assert (2.0 ** minigan.tensor([1.0, 3.0])).dtype == np.float32  # the base takes x's dtype
+
+
+def test_rpow_refuses_what_is_not_a_constant_base():
+    x = t64([1.0])
+    with pytest.raises(TypeError, match="rpow: the base must be a constant"):
+        minigan.ops.elementwise.rpow(t64([2.0]), x)
+    with pytest.raises(TypeError, match="Rpow: input 0 is str"):
+        "2" ** x
+    with pytest.raises(TypeError, match="Rpow: input 0 is a complex128"):
+        (1 + 1j) ** x

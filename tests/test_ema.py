@@ -78,6 +78,19 @@ def test_the_average_is_separate_from_the_live_module_and_builds_no_graph():
     assert ema.module[0].weight.dtype == np.float32                 # keeps the module's dtype
 
 
+def test_an_update_is_an_in_place_change_that_backward_notices():
+    """EMA.update writes the average's arrays in place, as an optimiser step does, so a graph
+    built through the average before the update cannot be differentiated with the new weights."""
+    G = small_module()
+    ema = EMA(G)
+    x = minigan.tensor(np.ones((5, 3), np.float32), requires_grad=True)
+    y = ema.module(x).sum()                 # Linear saved the average's weight for x's gradient
+    move(G, np.random.default_rng(3))
+    ema.update()
+    with pytest.raises(RuntimeError, match="changed in place"):
+        y.backward()
+
+
 def test_state_dict_round_trip_continues_identically(tmp_path):
     G = small_module()
     ema = EMA(G, decay=0.9)

@@ -1,6 +1,7 @@
 """Checkpoints: exact round trips, atomic writes, named errors for damaged files, and a training
 run that is interrupted, saved, reloaded and continued bit-identically."""
 
+import io
 import json
 import math
 import os
@@ -387,3 +388,92 @@ def test_plain_tensors_resume_bit_identically(tmp_path):
     steps(r, opt_r, 3, 3)
     for a, b in zip(p, r):
         assert np.array_equal(host(a), host(b))
+
+
+# --- files that fight back ----------------------------------------------------------------------
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
+def test_only_regular_files_are_read(tmp_path):
+    fifo = tmp_path / "pipe.npz"
+    os.mkfifo(fifo)  # opening it for reading would wait for a writer forever
+    fails_to_load(fifo, "a FIFO (named pipe), not a regular file")
+    fails_to_load(tmp_path, "a directory, not a regular file")
+    if os.path.exists("/dev/zero"):  # reading it would never end
+        fails_to_load("/dev/zero", "a character device, not a regular file")
+
+
+def _with_member(path, name, data, compression=zipfile.ZIP_STORED):
+    """Rewrite the checkpoint at ``path`` with member ``name`` replaced by ``data``."""
+    with zipfile.ZipFile(path) as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    members[name] = data
+    with zipfile.ZipFile(path, "w") as zf:
+        for n, d in members.items():
+            zf.writestr(n, d, compress_type=compression if n == name else zipfile.ZIP_STORED)
+
+
+def test_no_member_may_decompress_past_the_file_size(tmp_path):
+    """A 16 MB array of zeros deflates to about 16 kB: such a member (or a 0.5 MB file that
+    inflates to 512 MiB) is refused from the zip directory alone, before anything is read."""
+    path = tmp_path / "bomb.npz"
+    minigan.save(path, w=np.ones(3))
+    buffer = io.BytesIO()
+    np.lib.format.write_array(buffer, np.zeros(2 << 20))
+    _with_member(path, "w.npy", buffer.getvalue(), zipfile.ZIP_DEFLATED)
+    assert path.stat().st_size < 100_000
+    fails_to_load(path, "would decompress to 16,777,", "more than the file's own")
+
+
+def test_a_npy_header_must_account_for_the_member_bytes(tmp_path):
+    path = tmp_path / "huge.npz"
+    minigan.save(path, w=np.ones(3))
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, {"descr": "<f8", "fortran_order": False,
+                                                  "shape": (1 << 40,)})
+    _with_member(path, "w.npy", buffer.getvalue() + bytes(24))  # would allocate 8 TiB
+    fails_to_load(path, "member 'w.npy' is corrupt", "promises shape (1099511627776,)",
+                  "24 bytes follow it")
+
+
+def test_metadata_nested_too_deeply_is_a_checkpoint_error(tmp_path):
+    path = tmp_path / "deep.npz"
+    for depth, phrase in ((100_000, "nested too deeply"), (500, "nested deeper than save")):
+        value = "[" * depth + "]" * depth  # valid JSON; the first would overflow the parser
+        write_npz_with_meta(path, '{"format": "minigan-checkpoint", "version": 1, "entries": '
+                                  '{"x": {"kind": "value", "value": ' + value + '}}}')
+        fails_to_load(path, phrase)
+
+
+def test_save_refuses_paths_and_names_it_cannot_write_safely(tmp_path, monkeypatch):
+    with pytest.raises(ValueError, match="the path is empty"):
+        minigan.save("", a=1)
+    with pytest.raises(IsADirectoryError, match="is a directory"):
+        minigan.save(tmp_path, a=1)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        minigan.save(tmp_path / "no" / "c.npz", a=1)
+    for name in ("../../x", "a/b", "", "1st", "x.y"):
+        with pytest.raises(ValueError, match="names must be Python identifiers"):
+            minigan.save(tmp_path / "c.npz", **{name: np.ones(1)})
+    loop = []
+    loop.append(loop)
+    with pytest.raises(ValueError, match=r"loop\[0\]\[0\].* nested more than 64 levels"):
+        minigan.save(tmp_path / "c.npz", loop=loop)
+    assert os.listdir(tmp_path) == []  # nothing written, no temporary file left
+    made = []
+    mkstemp = minigan.io.tempfile.mkstemp
+    monkeypatch.setattr(minigan.io.tempfile, "mkstemp",
+                        lambda **kw: made.append(kw["dir"]) or mkstemp(**kw))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sub").mkdir()
+    minigan.save(os.path.join("sub", "c.npz"), a=1)
+    assert made == [str(tmp_path / "sub")]  # the temporary file sits beside its target
+
+
+def test_keys_that_are_not_safe_member_names_round_trip(tmp_path):
+    path = tmp_path / "c.npz"
+    config = {"../../evil": np.ones(2), "a/b": np.zeros(1), "..": np.full(1, 3.0), "": 4}
+    minigan.save(path, config=config)
+    with zipfile.ZipFile(path) as zf:
+        names = zf.namelist()
+    assert all(".." not in n.split("/") and not n.startswith("/") for n in names), names
+    assert same(minigan.load(path)["config"], config)

@@ -347,3 +347,42 @@ def test_real_mnist():
     assert images.shape == (10000, 28, 28) and labels.shape == (10000,)
     assert np.bincount(labels).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
     assert images.min() == 0 and images.max() == 255
+
+
+# --- files that fight back ----------------------------------------------------------------------
+
+def test_a_header_promising_more_than_max_bytes_is_refused_before_reading(tmp_path):
+    """Seven dimensions of 2^32 - 1 promise 2^224 bytes: the size is computed in Python ints
+    (a NumPy product overflowed to a negative count) and refused without reading the data."""
+    path = tmp_path / "x-idx"
+    path.write_bytes(bytes([0, 0, 8, 7]) + (2**32 - 1).to_bytes(4, "big") * 7 + bytes(10))
+    with pytest.raises(MNISTError, match=r"26,959,946,\d{3}.* bytes of data, more than the "
+                                         r"1,073,741,824 bytes read_idx accepts") as info:
+        mnist.read_idx(path)
+    assert "-" not in str(info.value).split("promises")[1]
+    path.write_bytes(idx_bytes(np.zeros((10, 10))))
+    with pytest.raises(MNISTError, match="100 bytes of data, more than the 99 bytes"):
+        mnist.read_idx(path, max_bytes=99)
+    assert mnist.read_idx(path, max_bytes=100).shape == (10, 10)
+
+
+def test_a_gzip_file_is_read_only_as_far_as_its_header_promises(tmp_path):
+    """16 MB of zeros after a 2 x 2 image (16 kB of gzip): only header + 4 + 1 bytes are
+    decompressed, enough to know the file is too long."""
+    path = tmp_path / "x-idx.gz"
+    path.write_bytes(gzip.compress(idx_bytes(np.ones((1, 2, 2))) + bytes(16 << 20)))
+    with pytest.raises(MNISTError, match="too long: the header promises shape \\(1, 2, 2\\), "
+                                         "4 bytes of data, but more bytes follow it"):
+        mnist.read_idx(path)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
+def test_only_regular_files_are_read(tmp_path):
+    fifo = tmp_path / "train-images-idx3-ubyte"
+    os.mkfifo(fifo)
+    with pytest.raises(MNISTError, match="a FIFO \\(named pipe\\), not a regular file"):
+        mnist.read_idx(fifo)
+    with pytest.raises(MNISTError, match="a directory, not a regular file"):
+        mnist.read_idx(tmp_path)
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        mnist.read_idx(tmp_path / "missing")

@@ -452,3 +452,35 @@ def test_conv_layers_check_their_geometry_where_it_is_given():
         nn.ConvTranspose2d(1, 2, 3, stride=2, output_padding=-1)
     assert nn.Conv2d(1, 2, 3, padding=[1, 0, 1, 0]).padding == (1, 0, 1, 0)
     assert nn.Conv2d(1, 2, 3, padding="same").padding == "same"
+
+
+def test_linear_bias_bound_comes_from_fan_in():
+    """fan_in = 400 and fan_out = 25 give bounds 0.05 and 0.2: the bias must reach towards 0.05
+    and never pass it. (With in = 50, out = 400, a fan-out bound would pass the test above.)"""
+    layer = nn.Linear(400, 25, generator=0)
+    layer_b = nn.Linear(400, 1000, generator=1)  # 1000 draws: the max comes close to the bound
+    for b in (host(layer.bias), host(layer_b.bias)):
+        assert np.abs(b).max() <= 1 / math.sqrt(400)
+    assert np.abs(host(layer_b.bias)).max() > 0.9 / math.sqrt(400)
+    assert np.abs(host(layer_b.bias)).max() > 1 / math.sqrt(1000)  # beyond a fan-out bound
+
+
+def test_strict_load_refuses_an_unexpected_key_when_nothing_is_missing():
+    m = nn.Linear(3, 2, generator=0)
+    state = {k: v.copy() for k, v in m.state_dict().items()}
+    state["extra.weight"] = np.zeros(3, dtype=np.float32)
+    before = host(m.weight).copy()
+    with pytest.raises(nn.StateDictError, match="unexpected key\\(s\\): 'extra.weight'") as info:
+        m.load_state_dict({k: v + 1 if k != "extra.weight" else v for k, v in state.items()})
+    assert info.value.missing_keys == [] and info.value.unexpected_keys == ["extra.weight"]
+    np.testing.assert_array_equal(host(m.weight), before)  # nothing copied
+    assert m.load_state_dict(state, strict=False).unexpected_keys == ["extra.weight"]
+
+
+def test_state_dict_returns_the_modules_own_arrays():
+    m = nn.Sequential(nn.Linear(3, 2, generator=0), nn.BatchNorm1d(2))
+    state = m.state_dict()
+    assert state["0.weight"] is m[0].weight.data and state["0.bias"] is m[0].bias.data
+    assert state["1.running_mean"] is m[1].running_mean.data
+    state["0.bias"][...] = 7.0  # as documented (and as PyTorch): a view of the live weights
+    assert (host(m[0].bias) == 7.0).all()

@@ -483,3 +483,43 @@ def test_load_state_dict_moves_state_to_the_parameters_dtype():
     restored.load_state_dict(opt.state_dict())
     assert restored.momentum == 0.5
     assert all(s["momentum_buffer"].dtype == np.float32 for s in restored.state)
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_sgd_counts_the_steps_of_each_parameter(momentum):
+    """The step count is state like Adam's: advanced for a parameter with a gradient, not for
+    one without, saved and restored by state_dict."""
+    params = make_params(7)
+    opt = SGD(params, lr=0.1, momentum=momentum)
+    for i in range(3):
+        params[0].grad = np.ones(params[0].shape)
+        params[1].grad = np.ones(params[1].shape) if i == 0 else None
+        opt.step()
+    assert opt.state[0]["step"] == 3 and opt.state[1]["step"] == 1
+    sd = opt.state_dict()
+    assert sd["state.0.step"] == 3 and sd["state.1.step"] == 1
+    again = SGD(make_params(7), lr=0.1, momentum=momentum)
+    again.load_state_dict(sd)
+    assert again.state[0]["step"] == 3 and again.state[1]["step"] == 1
+
+
+def test_adam_refuses_an_eps_that_half_precision_cannot_hold():
+    """eps = 1e-8 rounds to 0 in float16, so a zero gradient would give 0/0 = NaN (PyTorch
+    gives NaN there); minigan refuses it up front and says what works."""
+    p = minigan.tensor(np.ones(3, dtype=np.float16), requires_grad=True)
+    with pytest.raises(ValueError, match=r"Adam: eps=1e-08 is below the smallest normal "
+                                         r"float16 number \(6.1e-05\).*pass eps >= 6.1e-05"):
+        Adam([p])
+    with pytest.raises(ValueError, match=r"RMSprop: eps=1e-08 is below the smallest normal"):
+        minigan.optim.RMSprop([p])  # the same division, the same default
+    opt = Adam([p], eps=1e-4)  # a normal float16: a zero gradient leaves p where it is
+    for _ in range(3):
+        p.grad = np.zeros(3, dtype=np.float16)
+        opt.step()
+    assert host(p).tolist() == [1.0, 1.0, 1.0]
+    q = minigan.tensor(np.ones(3, dtype=np.float32), requires_grad=True)
+    opt = Adam([q])
+    q.data = q.data.astype(np.float16)  # cast after construction, as model.to(...) would
+    q.grad = np.zeros(3, dtype=np.float16)
+    with pytest.raises(ValueError, match="float16"):
+        opt.step()

@@ -155,9 +155,9 @@ def _top_singular_value(w, dim):
 
 
 @pytest.mark.parametrize("make, dim", [
-    (lambda: nn.Linear(7, 5), 0),
-    (lambda: nn.Conv2d(3, 4, 3, padding=1), 0),
-    (lambda: nn.ConvTranspose2d(3, 4, 3, stride=2), 1),
+    (lambda: nn.Linear(7, 5, generator=0), 0),
+    (lambda: nn.Conv2d(3, 4, 3, padding=1, generator=1), 0),
+    (lambda: nn.ConvTranspose2d(3, 4, 3, stride=2, generator=2), 1),
 ])
 def test_layer_uses_the_normalised_weight(make, dim, device):
     layer = make().to(device)
@@ -177,7 +177,7 @@ def test_layer_uses_the_normalised_weight(make, dim, device):
 
 
 def test_training_refines_sigma_and_normalises_to_one():
-    layer = nn.Linear(30, 20)
+    layer = nn.Linear(30, 20, generator=3)
     wrapped = nn.SpectralNorm(layer, generator=0)
     x = _randn(4, 30)
     for _ in range(100):                                    # one power step per pass
@@ -189,7 +189,7 @@ def test_training_refines_sigma_and_normalises_to_one():
 
 
 def test_gradients_reach_the_wrapped_layer():
-    layer = nn.Conv2d(2, 3, 3)
+    layer = nn.Conv2d(2, 3, 3, generator=4)
     wrapped = nn.SpectralNorm(layer, generator=0)
     wrapped(_randn(2, 2, 5, 5)).sum().backward()
     assert layer.weight.grad is not None and layer.bias.grad is not None
@@ -198,13 +198,33 @@ def test_gradients_reach_the_wrapped_layer():
 
 
 def test_state_dict_round_trip_keeps_the_singular_vectors():
-    a = nn.SpectralNorm(nn.Linear(6, 4), generator=0)
+    a = nn.SpectralNorm(nn.Linear(6, 4, generator=5), generator=0)
     a(_randn(3, 6))
-    b = nn.SpectralNorm(nn.Linear(6, 4), generator=1)
+    b = nn.SpectralNorm(nn.Linear(6, 4, generator=6), generator=1)
     b.load_state_dict(a.state_dict())
     assert set(a.state_dict()) == {"u", "v", "layer.weight", "layer.bias"}
     np.testing.assert_array_equal(host(a.u), host(b.u))
     assert a.sigma() == b.sigma()
+
+
+@pytest.mark.parametrize("steps", [2, 5])
+def test_each_forward_runs_power_iterations_steps(steps):
+    """power_iterations = k: one training forward continues the iteration by exactly k steps
+    (the oracle: k steps of the plain loop from the vectors before the pass)."""
+    layer = nn.Linear(6, 5, generator=7)
+    wrapped = nn.SpectralNorm(layer, power_iterations=steps, generator=0)
+    w = host(layer.weight)
+    u = host(wrapped.u) + np.random.default_rng(1).normal(scale=0.3, size=5)  # not converged
+    wrapped.u.data[...] = u / np.linalg.norm(u)
+    u = host(wrapped.u)
+    for _ in range(steps):
+        v = w.T @ u
+        v /= np.linalg.norm(v)
+        u = w @ v
+        u /= np.linalg.norm(u)
+    wrapped(_randn(2, 6))
+    np.testing.assert_allclose(host(wrapped.u), u, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(host(wrapped.v), v, rtol=1e-5, atol=1e-6)
 
 
 def test_bad_arguments_are_refused():

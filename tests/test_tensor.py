@@ -4,6 +4,7 @@ dtype discipline, Python operators, and the errors a user meets.
 The engine is described in docs/autograd.md.
 """
 
+import itertools
 import types
 
 import numpy as np
@@ -343,3 +344,253 @@ def test_device_mismatch_error_names_op_and_both_devices(monkeypatch):
         backend.get_array_module(np.ones(2), gpu, op="MatMul")
     with pytest.raises(minigan.DeviceMismatchError, match="in Add"):
         minigan.tensor([1.0, 2.0]) + gpu  # a GPU array handed to a CPU tensor's op
+
+
+# --- the engine's bookkeeping: shared gradients, aliasing, odd shapes --------------------------
+# backward adds a second contribution into a new array and only ever adds in place into arrays
+# it allocated itself; a leaf's first gradient is copied unless it is such a sum. These tests
+# fail if a gradient that someone else holds (the caller's seed, an upstream gradient handed
+# on unchanged, one array returned for two inputs) is added into or kept as a leaf's .grad.
+
+def _shares_memory(a, b):
+    return backend.get_array_module(a, b).shares_memory(a, b)
+
+
+def test_a_computed_node_used_twice_sums_a_gradient_handed_on_unchanged(device):
+    x = t64([1.0, -2.0, 3.0], device)
+    h = x * 2.0
+    (h + h * 3.0).sum().backward()  # Add hands g to h unchanged; the Mul path adds 3 g
+    assert_close(x.grad, [8.0, 8.0, 8.0])
+    g = backend.xp_for(device).asarray([1.0, 10.0, 100.0])
+    x.grad = None
+    h = x * 2.0
+    (h + h * 3.0).backward(g)  # the caller's g itself reaches h twice
+    assert_close(x.grad, [8.0, 80.0, 800.0])
+    assert_close(g, [1.0, 10.0, 100.0])  # and is never added into
+    x.grad = None
+    h = x * 2.0
+    (h + h).backward(g)  # both contributions are g itself
+    assert_close(x.grad, [4.0, 40.0, 400.0])
+    assert_close(g, [1.0, 10.0, 100.0])
+
+
+@pytest.mark.parametrize("route", ["leaf", "add", "reshape", "sum"])
+def test_grad_never_aliases_an_array_the_caller_passed(device, route):
+    xp = backend.xp_for(device)
+    x = t64([1.0, 2.0, 3.0], device)
+    outputs = {"leaf": lambda: x, "add": lambda: x + 1.0, "reshape": lambda: x.reshape(1, 3),
+               "sum": lambda: x.sum(keepdims=True)}
+    y = outputs[route]()
+    g = xp.full(y.shape, 2.0)
+    y.backward(g)
+    assert x.grad is not g and not _shares_memory(x.grad, g)
+    outputs[route]().backward(g)  # accumulates: .grad += ..., which must not reach g
+    assert_close(g, np.full(y.shape, 2.0))
+    assert_close(x.grad, [4.0, 4.0, 4.0])
+
+
+def test_two_leaves_handed_one_upstream_gradient_get_arrays_of_their_own(device):
+    x, y = t64([1.0, 2.0], device), t64([3.0, 4.0], device)
+    (x + y).backward(backend.xp_for(device).asarray([1.0, 1.0]))  # Add returns (g, g)
+    assert x.grad is not y.grad and not _shares_memory(x.grad, y.grad)
+    (x * 5.0).sum().backward()
+    assert_close(x.grad, [6.0, 6.0])
+    assert_close(y.grad, [1.0, 1.0])
+
+
+class _OneArrayForBoth(Function):
+    """z = x + y, whose backward returns one fresh array as the gradient of both inputs."""
+
+    @staticmethod
+    def forward(ctx, x, y):
+        return x + y
+
+    @staticmethod
+    def backward(ctx, g):
+        gx = g * 1.0
+        return gx, gx
+
+
+@pytest.mark.parametrize("order", list(itertools.permutations(range(3))))
+def test_a_function_returning_one_array_for_two_inputs(device, order):
+    """h and k are handed one array; h then gets a second contribution, and k's must not change
+    with it. The order of the roots orders the walk; with (0, 1, 2) the walk adds into h's
+    pending gradient before it reads k's, which caught the engine's former copy-avoiding
+    shortcut (it gave y.grad 9 instead of 6)."""
+    x, y = t64([1.0, 2.0], device), t64([3.0, 4.0], device)
+    h, k = x * 1.0, y * 1.0
+    outputs = [_OneArrayForBoth.apply(h, k), h * 3.0, k * 5.0]
+    ones = backend.xp_for(device).ones(2)
+    minigan.backward([outputs[i] for i in order], [ones, ones, ones])
+    assert_close(x.grad, [4.0, 4.0])
+    assert_close(y.grad, [6.0, 6.0])
+
+
+def test_backward_without_gradient_on_a_one_element_tensor_that_is_not_0d(device):
+    x = t64([1.0, -2.0, 3.0], device)
+    y = (x * 2.0).sum(keepdims=True)  # shape (1,)
+    y.backward()
+    assert_close(x.grad, [2.0, 2.0, 2.0])
+    x.grad = None
+    z = x.reshape(1, 3) @ t64([[1.0], [2.0], [3.0]], device, False)  # shape (1, 1)
+    z.backward()
+    assert_close(x.grad, [1.0, 2.0, 3.0])
+
+
+def test_a_0d_sum_reaching_a_leaf(device):
+    x = t64(2.0, device)  # a 0-d leaf
+    x.sum().backward()
+    assert backend.is_array(x.grad) and x.grad.shape == () and host(x.grad) == 1.0
+    x.sum().backward()  # accumulates into the 0-d array
+    assert host(x.grad) == 2.0
+    y = t64(3.0, device)
+    y.backward()  # the leaf is the output itself: its seed, copied
+    y.backward()
+    assert host(y.grad) == 2.0
+
+
+# --- backward's arguments ---------------------------------------------------------------------
+
+def test_backward_needs_one_gradient_per_tensor():
+    a, b = t64([1.0]), t64([2.0])
+    with pytest.raises(ValueError, match="2 tensors but 1 gradients"):
+        minigan.backward([a * 2.0, b * 3.0], [np.ones(1)])
+    assert a.grad is None and b.grad is None
+    minigan.backward([a * 2.0, b * 3.0], [np.ones(1), None])  # one-element: None means 1
+    assert_close(a.grad, [2.0])
+    assert_close(b.grad, [3.0])
+    minigan.backward(a * 2.0, np.ones(1))  # one tensor, one gradient
+    assert_close(a.grad, [4.0])
+    with pytest.raises(ValueError, match="no tensors"):
+        minigan.backward([])
+    with pytest.raises(TypeError, match=r"tensors\[1\] is a ndarray"):
+        minigan.backward([a * 2.0, np.ones(1)])
+    with pytest.raises(TypeError, match="backward: input 0 is str"):
+        (a * 2.0).backward("1")
+
+
+# --- truth value, length, iteration ---------------------------------------------------------------
+
+def test_bool_len_and_iteration_follow_pytorch():
+    assert bool(minigan.tensor([0.0])) is False and bool(minigan.tensor([[2.0]])) is True
+    assert bool(minigan.tensor(0.0)) is False and bool(minigan.tensor(-1.0)) is True
+    for values in ([1.0, 2.0], np.zeros((0,))):
+        with pytest.raises(RuntimeError, match="ambiguous"):
+            bool(minigan.tensor(values))
+    with pytest.raises(TypeError, match="len\\(\\) of a 0-d tensor"):
+        len(minigan.tensor(1.0))
+    with pytest.raises(TypeError, match="iteration over a 0-d tensor"):
+        iter(minigan.tensor(1.0))
+    x = t64([[1.0, 2.0], [3.0, 4.0]])
+    rows = list(x)
+    assert len(rows) == 2 and host(rows[1]).tolist() == [3.0, 4.0]
+    sum(r.sum() for r in rows).backward()  # iteration is indexing: in the graph
+    assert_close(x.grad, np.ones((2, 2)))
+
+
+def test_a_read_only_array_is_copied_so_the_tensor_can_be_updated():
+    a = np.ones(3)
+    a.flags.writeable = False
+    x = minigan.tensor(a, requires_grad=True)
+    x.grad = np.ones(3)
+    minigan.optim.SGD([x], lr=0.5).step()
+    assert host(x).tolist() == [0.5, 0.5, 0.5] and a.tolist() == [1.0, 1.0, 1.0]
+    w = np.ones(3, dtype=np.float32)
+    assert minigan.tensor(w).data is w  # a writable array of the right dtype is not copied
+
+
+# --- changing a tensor in place: the version counter ---------------------------------------------
+
+def test_a_saved_input_changed_in_place_is_caught_by_name(device):
+    x, w = t64([1.0, 2.0], device), t64([3.0, 4.0], device, requires_grad=False)
+    y = (x * w).sum()
+    w.mul_(0.0)  # Mul saved w: its gradient for x would now be 0
+    with pytest.raises(RuntimeError, match=r"Mul: its input 1 \(shape \(2,\)\) was changed in "
+                                           r"place .* version 1, saved at version 0"):
+        y.backward()
+
+
+def test_an_optimiser_step_before_backward_of_an_old_graph_is_caught():
+    layer = minigan.nn.Linear(2, 1, generator=0)
+    opt = minigan.optim.SGD(layer.parameters(), lr=0.1)
+    x = minigan.tensor(np.ones((1, 2), dtype=np.float32))
+    loss = layer(x).sum()
+    loss.backward(retain_graph=True)
+    opt.step()
+    with pytest.raises(RuntimeError, match="Linear: its input 1 .* changed in place"):
+        loss.backward()
+    layer(x).sum().backward()  # a fresh graph after the step is fine
+
+
+def test_a_saved_output_changed_in_place_is_caught():
+    x = t64([0.0, 1.0])
+    y = x.exp()  # Exp saves its output
+    with minigan.no_grad():
+        y.add_(1.0)
+    with pytest.raises(RuntimeError, match="Exp: its output"):
+        y.sum().backward()
+
+
+def test_views_and_detached_tensors_share_the_version_counter():
+    x = t64([1.0, 2.0])
+    w = t64([3.0, 4.0], requires_grad=False)
+    y = (x * w).sum()
+    w[1:].fill_(0.0)  # a view of w's memory
+    with pytest.raises(RuntimeError, match="Mul: its input 1"):
+        y.backward()
+    w2 = t64([3.0, 4.0], requires_grad=False)
+    y = (x * w2).sum()
+    w2.detach().zero_()
+    with pytest.raises(RuntimeError, match="Mul: its input 1"):
+        y.backward()
+    assert w2._version == 1 and w2.reshape(2, 1)._version == 1
+
+
+def test_changes_that_no_saved_array_sees_are_allowed():
+    x, w = t64([1.0, 2.0]), t64([3.0, 4.0], requires_grad=False)
+    y = (x + w).sum()  # Add saves nothing
+    w.add_(1.0)
+    y.backward()
+    assert_close(x.grad, [1.0, 1.0])
+    y = (x * w).sum()
+    y.backward()
+    w.add_(1.0)  # after backward: nothing left to protect
+    assert_close(x.grad, [5.0, 6.0])
+
+
+def test_the_inplace_methods_and_their_rules():
+    x = t64([1.0, 2.0])
+    with pytest.raises(RuntimeError, match="add_: a leaf tensor that requires grad"):
+        x.add_(1.0)
+    with pytest.raises(RuntimeError, match="mul_: in-place changes are not recorded"):
+        (x * 2.0).mul_(2.0)
+    with minigan.no_grad():
+        assert x.add_(1.0) is x and x.sub_(np.array([0.5, 0.5])) is x and x.mul_(2.0) is x
+    assert host(x).tolist() == [3.0, 5.0] and x._version == 3
+    with minigan.no_grad():
+        x.copy_(t64([7.0, 8.0], requires_grad=False))
+        assert host(x).tolist() == [7.0, 8.0]
+        x.fill_(1.5)
+        assert host(x).tolist() == [1.5, 1.5]
+        x.zero_()
+    assert host(x).tolist() == [0.0, 0.0] and x._version == 6
+    c = minigan.tensor(np.ones(2, dtype=np.float32))
+    with pytest.raises(TypeError, match="Tensor.add_: input 0 is str"):
+        c.add_("1")
+    c.data = np.ones(2, dtype=np.float32)
+    c.data.flags.writeable = False
+    with pytest.raises(ValueError, match="add_: this tensor's data is a read-only array"):
+        c.add_(1.0)
+
+
+def test_the_library_advances_the_version_where_it_changes_data():
+    layer = minigan.nn.Linear(2, 2, generator=0)
+    v = layer.weight._version
+    minigan.nn.init.zeros_(layer.weight)
+    minigan.nn.init.normal_(layer.weight, generator=0)
+    assert layer.weight._version == v + 2
+    layer.load_state_dict({k: a.copy() for k, a in layer.state_dict().items()})
+    assert layer.weight._version == v + 3
+    layer.weight.grad = np.ones((2, 2), dtype=np.float32)
+    minigan.optim.Adam([layer.weight]).step()
+    assert layer.weight._version == v + 4

@@ -32,6 +32,7 @@ the file and what is wrong with it. Tests: tests/test_mnist.py.
 
 import gzip
 import hashlib
+import math
 import os
 import tempfile
 import urllib.request
@@ -41,6 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import backend
+from ..io import open_regular_file
 
 ENV_VAR = "MINIGAN_DATA"
 
@@ -90,51 +92,73 @@ class MNISTNotFoundError(MNISTError):
 
 # --- reading ---------------------------------------------------------------------------------
 
-def _read_bytes(path):
-    """The file's content, gunzipped when it is a gzip file (recognised by its magic 1f 8b)."""
-    path = Path(path)
-    raw = path.read_bytes()
-    if raw[:2] != b"\x1f\x8b":
-        if path.suffix == ".gz":
-            raise MNISTError(f"{path}: not a gzip file (it does not start with the gzip magic "
-                             f"bytes 1f 8b)")
-        return raw
-    try:
-        return gzip.decompress(raw)
-    except (OSError, EOFError, zlib.error) as e:  # BadGzipFile is an OSError; EOF = truncated
-        raise MNISTError(f"{path}: bad gzip data ({type(e).__name__}: {e}); the file is "
-                         f"corrupt or truncated, delete it and download it again") from None
+# The most bytes of values read_idx accepts from one file by default: the MNIST training images
+# are 47 MB; a header that promises more is refused before anything is read.
+MAX_IDX_BYTES = 1 << 30
 
 
-def read_idx(path):
-    """Read one IDX file (raw or gzipped) into a NumPy array of its native dtype and shape.
-
-    Raises:
-        MNISTError: naming the file, for a bad gzip stream, an unknown magic number or a payload
-            whose length does not match the header.
-    """
-    data = _read_bytes(path)
-    if len(data) < 4:
-        raise MNISTError(f"{path}: truncated: {len(data)} bytes, too short for an IDX header")
-    zero, code, ndim = data[:2], data[2], data[3]
+def _payload(stream, path, max_bytes):
+    """Read and check the IDX header from ``stream``; return (dtype, shape, the values' bytes).
+    Reads at most the header, the promised bytes and one more (to see a file too long)."""
+    head = stream.read(4)
+    if len(head) < 4:
+        raise MNISTError(f"{path}: truncated: {len(head)} bytes, too short for an IDX header")
+    zero, code, ndim = head[:2], head[2], head[3]
     if zero != b"\x00\x00" or code not in _IDX_DTYPES or ndim == 0:
-        magic = int.from_bytes(data[:4], "big")
+        magic = int.from_bytes(head, "big")
         raise MNISTError(f"{path}: wrong magic number {magic} (0x{magic:08x}); an IDX file "
                          f"starts with 0x0000, a type code and a number of dimensions, e.g. "
                          f"{IMAGE_MAGIC} for images and {LABEL_MAGIC} for labels")
     header = 4 + 4 * ndim
-    if len(data) < header:
-        raise MNISTError(f"{path}: truncated: {len(data)} bytes, shorter than the "
+    dims = stream.read(4 * ndim)
+    if len(dims) < 4 * ndim:
+        raise MNISTError(f"{path}: truncated: {4 + len(dims)} bytes, shorter than the "
                          f"{header}-byte header of a {ndim}-dimensional IDX file")
-    shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    shape = tuple(int.from_bytes(dims[4 * i: 4 * i + 4], "big") for i in range(ndim))
     dtype = np.dtype(_IDX_DTYPES[code])
-    expected = int(np.prod(shape)) * dtype.itemsize
-    found = len(data) - header
-    if found != expected:
-        what = "truncated" if found < expected else "too long"
+    expected = math.prod(shape) * dtype.itemsize  # Python ints: no overflow for any header
+    if expected > max_bytes:
+        raise MNISTError(f"{path}: the header promises shape {shape}, {expected:,} bytes of "
+                         f"data, more than the {max_bytes:,} bytes read_idx accepts "
+                         f"(max_bytes)")
+    data = stream.read(expected + 1)
+    if len(data) != expected:
+        what = "truncated" if len(data) < expected else "too long"
+        found = f"{len(data)} bytes follow it" if len(data) < expected else "more bytes follow it"
         raise MNISTError(f"{path}: {what}: the header promises shape {shape}, {expected} bytes "
-                         f"of data, but {found} bytes follow it")
-    array = np.frombuffer(data, dtype=dtype, offset=header).reshape(shape)
+                         f"of data, but {found}")
+    return dtype, shape, data
+
+
+def read_idx(path, max_bytes=MAX_IDX_BYTES):
+    """Read one IDX file (raw or gzipped) into a NumPy array of its native dtype and shape.
+
+    Only a regular file is read (a FIFO or a device is refused), and never more than the
+    header promises: at most ``max_bytes`` of values, however the file is compressed.
+
+    Raises:
+        MNISTError: naming the file, for a bad gzip stream, an unknown magic number, a payload
+            whose length does not match the header, or a header that promises more than
+            ``max_bytes``.
+    """
+    path = Path(path)
+    with open_regular_file(path, lambda why: MNISTError(f"{path}: {why}"),
+                           f"{path}: no such file") as f:
+        gzipped = f.read(2) == b"\x1f\x8b"
+        f.seek(0)
+        if not gzipped and path.suffix == ".gz":
+            raise MNISTError(f"{path}: not a gzip file (it does not start with the gzip magic "
+                             f"bytes 1f 8b)")
+        if not gzipped:
+            dtype, shape, data = _payload(f, path, max_bytes)
+        else:
+            try:  # decompressed as it is read: only as far as the header's promise
+                dtype, shape, data = _payload(gzip.GzipFile(fileobj=f), path, max_bytes)
+            except (OSError, EOFError, zlib.error) as e:  # BadGzipFile is an OSError
+                raise MNISTError(f"{path}: bad gzip data ({type(e).__name__}: {e}); the file "
+                                 f"is corrupt or truncated, delete it and download it "
+                                 f"again") from None
+    array = np.frombuffer(data, dtype=dtype).reshape(shape)
     return array.astype(dtype.newbyteorder("="))  # native byte order; also a writable copy
 
 
@@ -190,7 +214,7 @@ def read_split(directory, split="train", verify=False):
 
 def _digests(path):
     md5, sha256, size = hashlib.md5(), hashlib.sha256(), 0
-    with open(path, "rb") as f:
+    with open_regular_file(path, lambda why: MNISTError(f"{path}: {why}")) as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             md5.update(chunk)
             sha256.update(chunk)

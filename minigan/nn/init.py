@@ -53,8 +53,10 @@ def _gen(generator):
 
 
 def _fill(t, values):
-    """Write ``values`` into ``t.data`` in place, on t's device and in t's dtype."""
+    """Write ``values`` into ``t.data`` in place, on t's device and in t's dtype (a change
+    that advances ``t._version``, as every in-place change minigan makes)."""
     t.data[...] = backend.to_device(values, t.device)
+    t._version_counter.count += 1
     return t
 
 
@@ -104,6 +106,7 @@ def normal_(t, mean=0.0, std=1.0, generator=None):
 
 def constant_(t, val):
     t.data[...] = val
+    t._version_counter.count += 1
     return t
 
 
@@ -118,14 +121,14 @@ def ones_(t):
 def xavier_uniform_(t, gain=1.0, generator=None):
     """Glorot uniform (Keras' default): U(-a, a) with a = gain sqrt(6 / (fan_in + fan_out))."""
     fan_in, fan_out = _calculate_fan_in_and_fan_out(t)
-    a = gain * math.sqrt(6.0 / (fan_in + fan_out))
+    a = gain * math.sqrt(6.0 / max(fan_in + fan_out, 1))  # 0: a tensor without entries
     return uniform_(t, -a, a, generator)
 
 
 def xavier_normal_(t, gain=1.0, generator=None):
     """Glorot normal: N(0, std^2) with std = gain sqrt(2 / (fan_in + fan_out))."""
     fan_in, fan_out = _calculate_fan_in_and_fan_out(t)
-    return normal_(t, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)), generator)
+    return normal_(t, 0.0, gain * math.sqrt(2.0 / max(fan_in + fan_out, 1)), generator)
 
 
 def _kaiming_std(t, a, mode, nonlinearity):
@@ -133,7 +136,7 @@ def _kaiming_std(t, a, mode, nonlinearity):
         raise ValueError(f"mode must be 'fan_in' or 'fan_out', got {mode!r}")
     fan_in, fan_out = _calculate_fan_in_and_fan_out(t)
     fan = fan_in if mode == "fan_in" else fan_out
-    return calculate_gain(nonlinearity, a) / math.sqrt(fan)
+    return calculate_gain(nonlinearity, a) / math.sqrt(max(fan, 1))  # fan 0: no entries
 
 
 def kaiming_uniform_(t, a=0.0, mode="fan_in", nonlinearity="leaky_relu", generator=None):

@@ -13,8 +13,8 @@ import numpy as np
 from .. import backend
 from .. import functional as F
 from ..ops import activations as _act
+from ..ops import args
 from ..ops import spectral_norm as _sn
-from ..ops.conv import _pair
 from ..ops.dropout import dropout
 from ..ops.norm import batch_norm
 from ..tensor import DEFAULT_DTYPE, ShapeError
@@ -22,9 +22,12 @@ from . import init
 from .module import Module, Parameter
 
 
-def _empty(shape, dtype, device):
+def _empty(shape, dtype, device, layer):
     device = backend.default_device() if device is None else device
     dtype = DEFAULT_DTYPE if dtype is None else np.dtype(dtype)
+    if dtype.kind != "f":
+        raise TypeError(f"{layer}: dtype must be a floating-point dtype (its parameters are "
+                        f"learned by gradients), got {dtype}")
     return Parameter(backend.xp_for(device).zeros(shape, dtype=dtype))
 
 
@@ -44,9 +47,11 @@ class Linear(Module):
     def __init__(self, in_features, out_features, bias=True, dtype=None, device=None,
                  generator=None):
         super().__init__()
-        self.in_features, self.out_features = in_features, out_features
-        self.weight = _empty((out_features, in_features), dtype, device)
-        self.register_parameter("bias", _empty((out_features,), dtype, device) if bias else None)
+        self.in_features = args.integer(in_features, "Linear", "in_features", minimum=1)
+        self.out_features = args.integer(out_features, "Linear", "out_features", minimum=1)
+        self.weight = _empty((out_features, in_features), dtype, device, "Linear")
+        self.register_parameter("bias", _empty((out_features,), dtype, device, "Linear")
+                                if bias else None)
         self.reset_parameters(generator)
 
     def reset_parameters(self, generator=None):
@@ -67,19 +72,16 @@ class Linear(Module):
 class _ConvNd(Module):
     def _setup(self, in_channels, out_channels, kernel_size, stride, padding, dilation, bias,
                weight_shape, dtype, device, generator):
-        self.in_channels, self.out_channels = in_channels, out_channels
         name = type(self).__name__
-        self.kernel_size = _pair(kernel_size, "kernel_size", name, 1)
-        self.stride = _pair(stride, "stride", name, 1)
-        if isinstance(padding, str):                                  # "same" or "valid"
-            self.padding = padding
-        elif isinstance(padding, (tuple, list)) and len(padding) == 4:  # (top, bottom, left, right)
-            self.padding = tuple(padding)
-        else:
-            self.padding = _pair(padding, "padding", name, 0)
-        self.dilation = _pair(dilation, "dilation", name, 1)
-        self.weight = _empty(weight_shape(self.kernel_size), dtype, device)
-        self.register_parameter("bias", _empty((out_channels,), dtype, device) if bias else None)
+        self.in_channels = args.integer(in_channels, name, "in_channels", minimum=1)
+        self.out_channels = args.integer(out_channels, name, "out_channels", minimum=1)
+        self.kernel_size = args.pair(kernel_size, name, "kernel_size", 1)
+        self.stride = args.pair(stride, name, "stride", 1)
+        self.padding = _padding(padding, name)
+        self.dilation = args.pair(dilation, name, "dilation", 1)
+        self.weight = _empty(weight_shape(self.kernel_size), dtype, device, name)
+        self.register_parameter("bias", _empty((out_channels,), dtype, device, name)
+                                if bias else None)
         self.reset_parameters(generator)
 
     def reset_parameters(self, generator=None):
@@ -98,6 +100,19 @@ class _ConvNd(Module):
         if self.bias is None:
             s += ", bias=False"
         return s
+
+
+def _padding(padding, layer):
+    """'same', 'valid', an int or pair of ints >= 0 (as a pair), or a 4-tuple (top, bottom,
+    left, right)."""
+    if isinstance(padding, str):
+        if padding not in ("same", "valid"):
+            raise ValueError(f"{layer}: padding must be an int, a pair, a 4-tuple, 'same' or "
+                             f"'valid', got {padding!r}")
+        return padding
+    if isinstance(padding, (tuple, list)) and len(padding) == 4:
+        return tuple(args.integer(p, layer, "padding", minimum=0) for p in padding)
+    return args.pair(padding, layer, "padding (int, pair, 4-tuple, 'same' or 'valid')", 0)
 
 
 class Conv2d(_ConvNd):
@@ -132,9 +147,18 @@ class ConvTranspose2d(_ConvNd):
                  output_padding=0, dilation=1, bias=True, dtype=None, device=None,
                  generator=None):
         super().__init__()
-        self.output_padding = _pair(output_padding, "output_padding", "ConvTranspose2d", 0)
+        self.output_padding = args.pair(output_padding, "ConvTranspose2d", "output_padding", 0)
         self._setup(in_channels, out_channels, kernel_size, stride, padding, dilation, bias,
                     lambda k: (in_channels, out_channels) + k, dtype, device, generator)
+        if self.output_padding != (0, 0) and isinstance(self.padding, str):
+            raise ValueError(f"ConvTranspose2d: output_padding={self.output_padding} cannot be "
+                             f"combined with padding={self.padding!r}, which fixes the output "
+                             f"size itself")
+        for p, st, d in zip(self.output_padding, self.stride, self.dilation):
+            if p >= st and p >= d:
+                raise ValueError(f"ConvTranspose2d: output_padding {self.output_padding} must "
+                                 f"be smaller than either stride {self.stride} or dilation "
+                                 f"{self.dilation}")
 
     def forward(self, x):
         return self.with_weight(x, self.weight)
@@ -152,18 +176,22 @@ class _BatchNorm(Module):
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
                  track_running_stats=True, dtype=None, device=None):
         super().__init__()
-        self.num_features, self.eps, self.momentum = num_features, eps, momentum
-        self.affine, self.track_running_stats = affine, track_running_stats
+        name = type(self).__name__
+        self.num_features = args.integer(num_features, name, "num_features", minimum=1)
+        self.eps = args.real(eps, name, "eps", 0)
+        self.momentum = None if momentum is None else args.real(momentum, name, "momentum", 0, 1)
+        self.affine, self.track_running_stats = bool(affine), bool(track_running_stats)
         if affine:
-            self.weight = init.ones_(_empty((num_features,), dtype, device))
-            self.bias = _empty((num_features,), dtype, device)
+            self.weight = init.ones_(_empty((num_features,), dtype, device, name))
+            self.bias = _empty((num_features,), dtype, device, name)
         else:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
         if track_running_stats:
-            self.register_buffer("running_mean", _empty((num_features,), dtype, device).detach())
+            self.register_buffer("running_mean",
+                                 _empty((num_features,), dtype, device, name).detach())
             self.register_buffer("running_var",
-                                 init.ones_(_empty((num_features,), dtype, device)).detach())
+                                 init.ones_(_empty((num_features,), dtype, device, name)).detach())
             xp = backend.xp_for(self.running_mean.device)
             self.register_buffer("num_batches_tracked", xp.zeros((), dtype=np.int64))
         else:
@@ -223,16 +251,17 @@ class SpectralNorm(Module):
                 layer, "with_weight"):
             raise TypeError(f"SpectralNorm: needs a Linear, Conv2d or ConvTranspose2d, got "
                             f"{type(layer).__name__}")
-        if power_iterations < 1:
-            raise ValueError(f"SpectralNorm: power_iterations must be at least 1, got "
-                             f"{power_iterations}")
+        self.power_iterations = args.integer(power_iterations, "SpectralNorm",
+                                             "power_iterations", minimum=1)
+        self.eps = args.real(eps, "SpectralNorm", "eps", 0, low_open=True)
         self.layer = layer
-        self.dim = (1 if isinstance(layer, ConvTranspose2d) else 0) if dim is None else dim
-        self.power_iterations, self.eps = power_iterations, eps
-        self.register_buffer("u", _empty((layer.weight.shape[self.dim],), layer.weight.dtype,
-                                         layer.weight.device).detach())
-        self.register_buffer("v", _empty((layer.weight.size // layer.weight.shape[self.dim],),
-                                         layer.weight.dtype, layer.weight.device).detach())
+        self.dim = (1 if isinstance(layer, ConvTranspose2d) else 0) if dim is None else \
+            args.axis(dim, layer.weight.ndim, "SpectralNorm", "dim")
+        w = layer.weight
+        self.register_buffer("u", _empty((w.shape[self.dim],), w.dtype, w.device,
+                                         "SpectralNorm").detach())
+        self.register_buffer("v", _empty((w.size // w.shape[self.dim],), w.dtype, w.device,
+                                         "SpectralNorm").detach())
         self.reset_singular_vectors(generator)
 
     def reset_singular_vectors(self, generator=None):
@@ -266,9 +295,7 @@ class Dropout(Module):
 
     def __init__(self, p=0.5, generator=None):
         super().__init__()
-        if not 0 <= p <= 1:
-            raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
-        self.p = p
+        self.p = args.probability(p, "Dropout")
         self.generator = generator
         self._seeded = {}  # device -> Generator, when ``generator`` is an int seed
 
@@ -292,7 +319,7 @@ class ReLU(Module):
 class LeakyReLU(Module):
     def __init__(self, negative_slope=0.01):
         super().__init__()
-        self.negative_slope = negative_slope
+        self.negative_slope = args.real(negative_slope, "LeakyReLU", "negative_slope")
 
     def forward(self, x):
         return _act.leaky_relu(x, self.negative_slope)
@@ -316,7 +343,7 @@ class Maxout(Module):
 
     def __init__(self, pieces):
         super().__init__()
-        self.pieces = pieces
+        self.pieces = args.integer(pieces, "Maxout", "pieces", minimum=1)
 
     def forward(self, x):
         return _act.maxout(x, self.pieces)
@@ -335,7 +362,8 @@ class Flatten(Module):
 
     def __init__(self, start_dim=1, end_dim=-1):
         super().__init__()
-        self.start_dim, self.end_dim = start_dim, end_dim
+        self.start_dim = args.integer(start_dim, "Flatten", "start_dim")
+        self.end_dim = args.integer(end_dim, "Flatten", "end_dim")
 
     def forward(self, x):
         return x.flatten(self.start_dim, self.end_dim)
@@ -349,10 +377,16 @@ class Unflatten(Module):
 
     def __init__(self, dim, sizes):
         super().__init__()
-        self.dim, self.unflattened_size = dim, tuple(sizes)
+        self.dim = args.integer(dim, "Unflatten", "dim")
+        sizes = tuple(args.integer(s, "Unflatten", "each size", minimum=-1)
+                      for s in (sizes if isinstance(sizes, (tuple, list)) else [sizes]))
+        if 0 in sizes or sizes.count(-1) > 1:
+            raise ValueError(f"Unflatten: sizes must be positive, with at most one -1, got "
+                             f"{sizes}")
+        self.unflattened_size = sizes
 
     def forward(self, x):
-        dim = self.dim % x.ndim
+        dim = args.axis(self.dim, x.ndim, "Unflatten", "dim")
         known = 1
         for s in self.unflattened_size:
             known *= 1 if s == -1 else s

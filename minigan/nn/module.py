@@ -250,6 +250,9 @@ class Module:
         """
         if device is not None:
             backend.check_device(device)
+        if dtype is not None and np.dtype(dtype).kind != "f":
+            raise TypeError(f"{type(self).__name__}.to: dtype must be a floating-point dtype "
+                            f"(parameters are learned by gradients), got {np.dtype(dtype)}")
         for t in list(self.parameters()) + list(self.buffers()):
             t.data = _convert(t.data, device, dtype)
             if t.grad is not None:
@@ -332,6 +335,7 @@ class Module:
         for k, t in own.items():
             if k in state_dict:
                 t.data[...] = backend.to_device(_raw(state_dict[k]), t.device)
+                t._version_counter.count += 1  # changed in place: see Tensor._version
         return IncompatibleKeys(missing, unexpected)
 
     # --- printing --------------------------------------------------------------------------

@@ -7,6 +7,7 @@ Derivations: docs/derivations/activations.md. Tests: tests/test_activations.py.
 
 from ..backend import flush_subnormals, get_array_module
 from ..tensor import Function
+from . import args
 
 
 def _sigmoid(x):
@@ -145,6 +146,7 @@ def relu(x):
 
 
 def leaky_relu(x, negative_slope=0.01):
+    negative_slope = args.real(negative_slope, "leaky_relu", "negative_slope")
     return LeakyReLU.apply(x, negative_slope=negative_slope)
 
 
@@ -157,6 +159,8 @@ def tanh(x):
 
 
 def softplus(x, beta=1.0, threshold=20.0):
+    beta = args.real(beta, "softplus", "beta", low=0, low_open=True)
+    threshold = args.real(threshold, "softplus", "threshold")
     return Softplus.apply(x, beta=beta, threshold=threshold)
 
 
@@ -171,8 +175,11 @@ def maxout(x, pieces, axis=1):
     ``max(x[:, j*pieces : (j+1)*pieces])``. A composition of reshape and max, so its gradient
     (g routed to each group's winner) comes from theirs.
     """
-    shape = x.shape
-    axis = axis % len(shape)
+    pieces = args.integer(pieces, "maxout", "pieces", minimum=1)
+    shape = args.tensor(x, "maxout").shape
+    axis = args.axis(axis, len(shape), "maxout")
+    if not shape:
+        raise ValueError("maxout: a 0-d tensor has no features to group")
     if shape[axis] % pieces:
         raise ValueError(f"maxout: {shape[axis]} features along axis {axis} do not split into "
                          f"groups of {pieces} pieces")

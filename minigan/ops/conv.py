@@ -37,10 +37,9 @@ Derivations: docs/derivations/conv2d.md and docs/derivations/conv_transpose2d.md
 Naive-loop reference versions: minigan/ops/conv_naive.py. Tests: tests/test_conv.py.
 """
 
-import operator
-
 from ..backend import get_array_module
 from ..tensor import Function, ShapeError
+from . import args
 
 # --- the two kernels: im2col + GEMM, and GEMM + col2im --------------------------------------
 
@@ -53,7 +52,7 @@ def _rows(a):
 
 def _unrows(a2, N, H, W):
     """(C, H*W*N) -> (N, C, H, W), a view (CHWN in memory)."""
-    return a2.reshape(-1, H, W, N).transpose(3, 0, 1, 2)  # (N, C, H, W)
+    return a2.reshape(a2.shape[0], H, W, N).transpose(3, 0, 1, 2)  # (N, C, H, W); N may be 0
 
 
 def _tap(offset, step, count, dilation):
@@ -230,27 +229,11 @@ class ConvTranspose2d(Function):
 # --- argument handling ------------------------------------------------------------------------
 
 
-def _pair(value, name, op, minimum):
-    """An int or a pair of ints as a pair, each >= ``minimum``."""
-    try:
-        pair = (operator.index(value),) * 2 if not isinstance(value, (tuple, list)) else \
-            tuple(operator.index(v) for v in value)
-    except TypeError:
-        pair = ()
-    if len(pair) != 2 or min(pair) < minimum:
-        raise ValueError(f"{op}: {name} must be an int or a pair of ints >= {minimum}, "
-                         f"got {value!r}")
-    return pair
-
-
 def _explicit_pads(padding, op):
     """An int, a pair (height, width) or a 4-tuple (top, bottom, left, right) of paddings."""
     if isinstance(padding, (tuple, list)) and len(padding) == 4:
-        pads = tuple(operator.index(p) for p in padding)
-        if min(pads) < 0:
-            raise ValueError(f"{op}: padding must be >= 0, got {padding!r}")
-        return pads
-    ph, pw = _pair(padding, "padding (int, pair, 4-tuple, 'same' or 'valid')", op, 0)
+        return tuple(args.integer(p, op, "padding", minimum=0) for p in padding)
+    ph, pw = args.pair(padding, op, "padding (int, pair, 4-tuple, 'same' or 'valid')", 0)
     return ph, ph, pw, pw
 
 
@@ -264,6 +247,8 @@ def _same(size, extent, stride):
 
 
 def _check_4d(x, w, op):
+    args.tensor(x, op)
+    args.tensor(w, op, "weight")
     if len(x.shape) != 4 or len(w.shape) != 4:
         raise ShapeError(f"{op}: input and weight must be 4-D (NCHW and a 4-D kernel), got "
                          f"input {tuple(x.shape)} and weight {tuple(w.shape)}")
@@ -284,12 +269,16 @@ def _check_args(x, weight, bias, stride, dilation, op, transposed):
     _, C, H, W = x.shape
     Cw, O = (weight.shape[0], weight.shape[1]) if transposed else (weight.shape[1], weight.shape[0])
     KH, KW = weight.shape[2:]
+    if KH < 1 or KW < 1:
+        raise ShapeError(f"{op}: weight of shape {tuple(weight.shape)} has an empty kernel "
+                         f"({KH} x {KW}); a kernel needs at least one row and one column")
     if C != Cw:
         layout = "(C_in, C_out, KH, KW)" if transposed else "(C_out, C_in, KH, KW)"
         raise ShapeError(f"{op}: input of shape {tuple(x.shape)} has {C} channels but weight of "
                          f"shape {tuple(weight.shape)} {layout} expects {Cw}")
     _check_bias(bias, O, x, weight, op)
-    return (H, W, KH, KW, _pair(stride, "stride", op, 1), _pair(dilation, "dilation", op, 1))
+    return (H, W, KH, KW, args.pair(stride, op, "stride", 1),
+            args.pair(dilation, op, "dilation", 1))
 
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
@@ -353,7 +342,7 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
     op = "conv_transpose2d"
     H, W, KH, KW, stride, dilation = _check_args(x, weight, bias, stride, dilation, op,
                                                  transposed=True)
-    output_padding = _pair(output_padding, "output_padding", op, 0)
+    output_padding = args.pair(output_padding, op, "output_padding", 0)
     extent = (dilation[0] * (KH - 1) + 1, dilation[1] * (KW - 1) + 1)
     if isinstance(padding, str):
         if padding not in ("same", "valid"):

@@ -12,6 +12,7 @@ check needs. Derivation: docs/derivations/dropout.md. Tests: tests/test_dropout.
 
 from .. import backend
 from ..tensor import Function, ShapeError
+from . import args
 
 
 class Dropout(Function):
@@ -65,8 +66,8 @@ def dropout(x, p=0.5, training=True, generator=None):
     Returns:
         A Tensor of ``x``'s shape (``x`` itself when nothing is dropped).
     """
-    if not 0 <= p <= 1:
-        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    args.tensor(x, "dropout")
+    p = args.probability(p, "dropout")
     if not training or p == 0:
         return x
     gen = _generator(generator, x.device)

@@ -6,8 +6,12 @@ shape by ``unbroadcast`` (the adjoint of broadcasting is summation).
 Derivations: docs/derivations/elementwise.md. Tests: tests/test_elementwise.py.
 """
 
+import numbers
+
+import numpy as np
+
 from ..backend import get_array_module
-from ..tensor import Function, unbroadcast
+from ..tensor import Function, Tensor, _constant, unbroadcast
 
 
 class Add(Function):
@@ -99,6 +103,40 @@ class Pow(Function):
             return get_array_module(g).zeros_like(g)
         p = x.dtype.type(ctx.p)
         return g * p * x ** (p - 1)
+
+
+class Rpow(Function):
+    """z = b ** x for a constant base b (a number or array) and a tensor exponent x.
+
+    VJP: gx = g z ln b, summed to x's shape where b broadcast x; where b = 0 it is 0.
+
+    ``b ** x = exp(x ln b)`` holds only for b > 0. The forward is ``xp.power(b, x)``, the
+    real power for every base: ``0 ** x`` is 0 for x > 0, 1 at x = 0 and inf for x < 0;
+    a negative base gives the real value at integer x (``(-2) ** 3 = -8``) and NaN elsewhere,
+    where no real power exists. The gradient follows from ``d(b^x)/dx = b^x ln b``:
+    for b = 0 the function is piecewise constant, so its gradient is 0 (the subgradient 0
+    at the jump x = 0, as PyTorch's); for b < 0, b^x is real only at the integers and has no
+    derivative in x, so the gradient is NaN, as PyTorch's. docs/derivations/elementwise.md.
+    """
+
+    @staticmethod
+    def forward(ctx, x, base):
+        xp = get_array_module(x)
+        with np.errstate(divide="ignore", invalid="ignore"):  # 0 ** -1 = inf, (-2) ** 0.5 = nan
+            z = xp.power(base, x)
+        ctx.save_for_backward(z)
+        ctx.base, ctx.shape = base, x.shape
+        return z
+
+    @staticmethod
+    def backward(ctx, g):
+        (z,) = ctx.saved
+        xp = get_array_module(g)
+        b = ctx.base
+        with np.errstate(divide="ignore", invalid="ignore"):  # ln 0 = -inf, ln(-2) = nan
+            gx = g * z * xp.log(b)
+        gx = xp.where(b == 0, gx.dtype.type(0), gx)  # 0^x is piecewise constant
+        return unbroadcast(gx, ctx.shape)
 
 
 class Exp(Function):
@@ -262,6 +300,17 @@ def pow(x, p):
     return Pow.apply(x, p=p)
 
 
+def rpow(base, x):
+    """``base ** x`` for a constant base (a number or an array) and a Tensor exponent ``x``:
+    what ``2.0 ** x`` calls. See :class:`Rpow` for 0 and negative bases."""
+    if isinstance(base, Tensor):
+        raise TypeError("rpow: the base must be a constant (a number or an array); for a "
+                        "tensor base and exponent write exp(x * log(base))")
+    if not isinstance(x, Tensor):
+        raise TypeError(f"rpow: the exponent must be a Tensor, got {type(x).__name__}")
+    return Rpow.apply(x, base=_constant(base, x, "Rpow", 0))
+
+
 def exp(x):
     return Exp.apply(x)
 
@@ -279,7 +328,14 @@ def abs(x):
 
 
 def clip(x, min=None, max=None):
-    """Clamp to [min, max] (either may be None), like ``torch.clamp``."""
+    """Clamp to [min, max] (either may be None), like ``torch.clamp``; ``min`` must not
+    exceed ``max`` (PyTorch would silently return ``max`` everywhere)."""
+    for name, bound in (("min", min), ("max", max)):
+        if bound is not None and (isinstance(bound, bool) or not isinstance(bound, numbers.Real)
+                                  or bound != bound):
+            raise TypeError(f"clip: {name} must be a real number or None, got {bound!r}")
+    if min is not None and max is not None and min > max:
+        raise ValueError(f"clip: min={min} is greater than max={max}")
     return Clip.apply(x, lo=min, hi=max)
 
 

@@ -5,10 +5,12 @@ takes log(0) for large |x|; the fused forms below never do, and their gradients 
 Derivations: docs/derivations/activations.md#binary-cross-entropy. Tests: tests/test_loss.py.
 """
 
+import numbers
+
 import numpy as np
 
 from ..backend import get_array_module
-from ..tensor import Function, ShapeError, unbroadcast
+from ..tensor import Function, ShapeError, Tensor, unbroadcast
 from .activations import _sigmoid
 
 
@@ -21,6 +23,21 @@ def _check_target(op, x, t):
     if t.shape != x.shape and t.ndim != 0:
         raise ShapeError(f"{op}: target of shape {tuple(t.shape)} does not match input of shape "
                          f"{tuple(x.shape)}; reshape one of them (only a single number broadcasts)")
+
+
+def check_unit_interval(value, op, name):
+    """Refuse a target or probability outside [0, 1] (or NaN), where BCE is no cross-entropy
+    (it is unbounded below) or takes the log of a negative number.
+
+    Checked where it costs no device synchronisation: Python numbers always, NumPy arrays and
+    CPU Tensors with one pass over the host memory. A CuPy array is not checked: reading its
+    min and max would stop the GPU on every call."""
+    data = value.data if isinstance(value, Tensor) else value
+    if isinstance(data, numbers.Real) or isinstance(data, np.ndarray):
+        data = np.asarray(data)
+        if data.size and data.dtype.kind in "biuf" and not (data.min() >= 0 and data.max() <= 1):
+            raise ValueError(f"{op}: {name} must lie in [0, 1], got values in "
+                             f"[{data.min()}, {data.max()}]")
 
 
 class BCEWithLogits(Function):
@@ -75,11 +92,14 @@ class BCE(Function):
 
 def binary_cross_entropy_with_logits(x, t):
     """Unreduced BCE on logits (see ``minigan.functional`` for the reduced form)."""
+    check_unit_interval(t, "binary_cross_entropy_with_logits", "target")
     return BCEWithLogits.apply(x, t)
 
 
 def binary_cross_entropy(p, t):
     """Unreduced BCE on probabilities (see ``minigan.functional`` for the reduced form)."""
+    check_unit_interval(p, "binary_cross_entropy", "input (a probability)")
+    check_unit_interval(t, "binary_cross_entropy", "target")
     return BCE.apply(p, t)
 
 

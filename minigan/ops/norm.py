@@ -23,6 +23,7 @@ Tests: tests/test_norm.py.
 
 from ..backend import get_array_module
 from ..tensor import Function, ShapeError, Tensor
+from . import args
 
 
 def _reduce_axes(ndim):
@@ -112,8 +113,12 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         eps: added to the variance before the square root.
 
     Returns:
-        A Tensor of ``input``'s shape.
+        A Tensor of ``input``'s shape. An empty batch (N = 0) gives an empty output and leaves
+        the running statistics as they are, as in PyTorch.
     """
+    args.tensor(input, "batch_norm")
+    momentum = args.real(momentum, "batch_norm", "momentum", 0, 1)
+    eps = args.real(eps, "batch_norm", "eps", 0)
     if input.ndim < 2:
         raise ShapeError(f"BatchNorm: input needs a batch and a channel axis, got shape "
                          f"{input.shape}")
@@ -127,14 +132,22 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         if v is not None and tuple(v.shape) != (C,):
             raise ShapeError(f"BatchNorm: {name} of shape {tuple(v.shape)} does not match input "
                              f"of shape {input.shape}: expected ({C},)")
-    if training and input.size // max(C, 1) < 2:
-        raise ValueError(f"batch_norm: expected more than 1 value per channel when training, "
-                         f"got input of shape {input.shape}")
     xp = get_array_module(input.data)
     if weight is None:
         weight = Tensor._wrap(xp.ones(C, dtype=input.dtype))
     if bias is None:
         bias = Tensor._wrap(xp.zeros(C, dtype=input.dtype))
+    if input.size == 0:  # an empty batch: nothing to normalise, no statistics (as PyTorch)
+        shape = (1, C) + (1,) * (input.ndim - 2)
+        return input * weight.reshape(shape) + bias.reshape(shape)
+    if training and input.size // max(C, 1) < 2:
+        raise ValueError(f"batch_norm: expected more than 1 value per channel when training, "
+                         f"got input of shape {input.shape}")
+    if training and running_mean is not None:
+        for name, v in (("running_mean", running_mean), ("running_var", running_var)):
+            if not getattr(v.flags, "writeable", True):
+                raise ValueError(f"batch_norm: {name} is a read-only array, but training "
+                                 f"updates it in place; pass a writable copy")
     return BatchNorm.apply(input, weight, bias, running_mean=running_mean,
                            running_var=running_var, training=bool(training),
                            momentum=momentum, eps=eps)

@@ -7,14 +7,7 @@ Derivations: docs/derivations/reduction.md. Tests: tests/test_reduce.py.
 
 from ..backend import get_array_module
 from ..tensor import Function
-
-
-def _axes(axis, ndim):
-    """``axis`` (None, an int or a tuple, negatives allowed) as a sorted tuple of axes."""
-    if axis is None:
-        return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
-    return tuple(sorted(a % ndim for a in axes)) if ndim else ()
+from . import args
 
 
 def _keepdims_shape(shape, axes):
@@ -22,12 +15,14 @@ def _keepdims_shape(shape, axes):
 
 
 class Sum(Function):
-    """y = sum of x over ``axis``.  VJP: gx = g broadcast back over the summed axes."""
+    """y = sum of x over ``axis`` (a sorted tuple of axes, as :func:`sum` passes it).
+
+    VJP: gx = g broadcast back over the summed axes."""
 
     @staticmethod
     def forward(ctx, x, axis, keepdims):
-        ctx.shape, ctx.axes = x.shape, _axes(axis, x.ndim)
-        return x.sum(axis=ctx.axes, keepdims=keepdims)
+        ctx.shape, ctx.axes = x.shape, axis
+        return x.sum(axis=axis, keepdims=keepdims)
 
     @staticmethod
     def backward(ctx, g):
@@ -36,7 +31,8 @@ class Sum(Function):
 
 
 class Max(Function):
-    """y = max of x over ``axis``.
+    """y = max of x over ``axis`` (a sorted tuple of axes, none of size 0, as :func:`max`
+    passes it).
 
     VJP: g goes to the entries that attain the max; ties share it equally (as ``torch.amax``).
 
@@ -48,9 +44,13 @@ class Max(Function):
     @staticmethod
     def forward(ctx, x, axis, keepdims):
         xp = get_array_module(x)
-        axes = _axes(axis, x.ndim)
+        axes = axis
         kept = [n for i, n in enumerate(x.shape) if i not in axes]
-        rows = xp.ascontiguousarray(xp.moveaxis(x, axes, range(len(axes)))).reshape(-1, *kept)
+        reduced = 1
+        for a in axes:
+            reduced *= x.shape[a]
+        rows = xp.ascontiguousarray(xp.moveaxis(x, axes, range(len(axes)))).reshape(reduced,
+                                                                                    *kept)
         y = rows.max(axis=0, keepdims=True).reshape(kept)    # (*kept), an array even if 0-d
         winners = rows == y                                  # (reduced, *kept)
         ctx.save_for_backward(winners)
@@ -67,17 +67,36 @@ class Max(Function):
         return get_array_module(g).moveaxis(gx, range(len(axes)), axes)
 
 
+def _reduced_axes(x, axis, op):
+    """``axis`` of the Tensor ``x`` as a sorted tuple of axes, checked (see ``args.axes``)."""
+    shape = getattr(x, "shape", None)
+    if shape is None:
+        raise TypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
+    return args.axes(axis, len(shape), op)
+
+
 def sum(x, axis=None, keepdims=False):
-    return Sum.apply(x, axis=axis, keepdims=keepdims)
+    """The sum over ``axis``: None (all), an int or a tuple of distinct ints."""
+    return Sum.apply(x, axis=_reduced_axes(x, axis, "Sum"), keepdims=keepdims)
 
 
 def mean(x, axis=None, keepdims=False):
-    """The mean over ``axis``: a composition, sum(x) * (1/n), so its gradient is g/n everywhere."""
+    """The mean over ``axis``: a composition, sum(x) * (1/n), so its gradient is g/n everywhere.
+
+    The mean of no entries (an empty batch) is NaN, as in NumPy and PyTorch; its gradient
+    reaches no entry, so it is empty."""
+    axes = _reduced_axes(x, axis, "Mean")
     n = 1
-    for a in _axes(axis, x.ndim):
+    for a in axes:
         n *= x.shape[a]
-    return sum(x, axis, keepdims) * (1.0 / n)
+    return sum(x, axes, keepdims) * (1.0 / n if n else float("nan"))
 
 
 def max(x, axis=None, keepdims=False):
-    return Max.apply(x, axis=axis, keepdims=keepdims)
+    """The max over ``axis``; over no entries at all there is none, and that is an error."""
+    axes = _reduced_axes(x, axis, "Max")
+    for a in axes:
+        if x.shape[a] == 0:
+            raise ValueError(f"Max: cannot take the max over axis {a} of size 0 (input of "
+                             f"shape {x.shape}): an empty set has no maximum")
+    return Max.apply(x, axis=axes, keepdims=keepdims)

@@ -9,7 +9,8 @@ Derivations: docs/derivations/shape.md. Tests: tests/test_shape.py.
 import numbers
 
 from ..backend import get_array_module
-from ..tensor import Function, ShapeError
+from ..tensor import Function, ShapeError, Tensor
+from . import args
 
 
 class Reshape(Function):
@@ -52,7 +53,12 @@ class GetItem(Function):
     @staticmethod
     def forward(ctx, x, index):
         ctx.shape, ctx.index = x.shape, index
-        return x[index]
+        try:
+            return x[index]
+        except IndexError as e:  # out of range, or more indices than axes
+            shown = index[0] if len(index) == 1 else index
+            raise IndexError(f"GetItem: index {shown!r} does not fit a tensor of shape "
+                             f"{tuple(x.shape)}: {e}") from None
 
     @staticmethod
     def backward(ctx, g):
@@ -119,8 +125,11 @@ def reshape(x, *shape):
 
 def transpose(x, *axes):
     """Permute axes (``x.transpose(1, 0)``); no axes reverses them, as in NumPy."""
-    axes = tuple(axes[0]) if len(axes) == 1 and not isinstance(axes[0], int) else axes
-    axes = tuple(a % x.ndim for a in axes) if axes else tuple(reversed(range(x.ndim)))
+    x = args.tensor(x, "Transpose")
+    axes = tuple(axes[0]) if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
+    if not axes:
+        axes = tuple(reversed(range(x.ndim)))
+    axes = tuple(args.axis(a, x.ndim, "Transpose", "axes") for a in axes)
     if sorted(axes) != list(range(x.ndim)):
         raise ShapeError(f"Transpose: {axes} is not a permutation of the {x.ndim} axes of a "
                          f"tensor of shape {x.shape}")
@@ -131,6 +140,8 @@ permute = transpose
 
 
 def swapaxes(x, a, b):
+    x = args.tensor(x, "swapaxes")
+    a, b = args.axis(a, x.ndim, "swapaxes"), args.axis(b, x.ndim, "swapaxes")
     axes = list(range(x.ndim))
     axes[a], axes[b] = axes[b], axes[a]
     return transpose(x, *axes)
@@ -138,7 +149,12 @@ def swapaxes(x, a, b):
 
 def flatten(x, start_dim=0, end_dim=-1):
     """Merge axes ``start_dim..end_dim`` into one, like ``torch.flatten``: a reshape."""
-    start, end = start_dim % max(x.ndim, 1), end_dim % max(x.ndim, 1)
+    x = args.tensor(x, "flatten")
+    start = args.axis(start_dim, x.ndim, "flatten", "start_dim")
+    end = args.axis(end_dim, x.ndim, "flatten", "end_dim")
+    if start > end:
+        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for a "
+                         f"tensor of shape {x.shape}")
     n = 1
     for d in x.shape[start:end + 1]:
         n *= d
@@ -154,9 +170,23 @@ def getitem(x, index):
     return GetItem.apply(x, index=index)
 
 
+def _tensor_list(tensors, op):
+    """``tensors`` as a non-empty list; a single Tensor is refused (it would be unpacked)."""
+    if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)):
+        raise TypeError(f"{op}: expected a list or tuple of Tensors, got "
+                        f"{type(tensors).__name__}")
+    if not tensors:
+        raise ValueError(f"{op}: needs at least one tensor")
+    return list(tensors)
+
+
 def concatenate(tensors, axis=0):
     """Join tensors along an existing axis (``torch.cat``)."""
-    return Concatenate.apply(*tensors, axis=axis)
+    tensors = _tensor_list(tensors, "Concatenate")
+    ndim = max(getattr(t, "ndim", 0) for t in tensors)
+    if ndim == 0:
+        raise ShapeError("Concatenate: 0-d tensors have no axis to join along; use stack")
+    return Concatenate.apply(*tensors, axis=args.axis(axis, ndim, "Concatenate"))
 
 
 cat = concatenate
@@ -164,17 +194,25 @@ cat = concatenate
 
 def stack(tensors, axis=0):
     """Join same-shaped tensors along a new axis."""
-    shapes = {t.shape for t in tensors}
+    tensors = _tensor_list(tensors, "Stack")
+    shapes = {getattr(t, "shape", ()) for t in tensors}
     if len(shapes) > 1:
         raise ShapeError(f"Stack: all inputs need one shape, got {sorted(shapes)}")
-    return Stack.apply(*tensors, axis=axis)
+    ndim = len(next(iter(shapes))) + 1
+    return Stack.apply(*tensors, axis=args.axis(axis, ndim, "Stack"))
 
 
 def pad(x, pad, value=0.0):
     """Constant padding with PyTorch's ``F.pad`` convention: ``pad`` lists (before, after) pairs
-    starting from the *last* axis, e.g. ``(left, right, top, bottom)`` for an image."""
-    if len(pad) % 2 or len(pad) // 2 > x.ndim:
-        raise ShapeError(f"Pad: {pad} must hold (before, after) pairs for at most {x.ndim} axes")
+    starting from the *last* axis, e.g. ``(left, right, top, bottom)`` for an image. Widths
+    are ints >= 0 (PyTorch's negative widths, which crop, are refused: slice instead)."""
+    x = args.tensor(x, "Pad")
+    if not isinstance(pad, (tuple, list)) or len(pad) % 2 or len(pad) // 2 > x.ndim:
+        raise ShapeError(f"Pad: {pad!r} must hold (before, after) pairs for at most {x.ndim} "
+                         f"axes")
+    pad = [args.integer(p, "Pad", "each padding width", minimum=0) for p in pad]
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"Pad: value must be a real number, got {type(value).__name__}")
     pairs = [(pad[i], pad[i + 1]) for i in range(0, len(pad), 2)]
     pad_width = [(0, 0)] * (x.ndim - len(pairs)) + pairs[::-1]
     return Pad.apply(x, pad_width=tuple(pad_width), value=value)
