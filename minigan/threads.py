@@ -1,0 +1,217 @@
+"""How many CPU threads minigan's array work uses, and a default that holds up on a busy machine.
+
+NumPy runs matrix products in a BLAS (OpenBLAS, MKL, ...) that keeps a pool of threads, one per
+core unless told otherwise. One number, set like PyTorch's, governs that pool::
+
+    minigan.set_num_threads(1)      # every BLAS / OpenMP pool in the process, now
+    minigan.get_num_threads()       # 1
+
+More threads than there are *free* cores is a trap. A multi-threaded GEMM splits its work in
+equal parts and waits for the last one; when another process holds a core, that part waits for
+the scheduler, and an idle BLAS worker spins for a while after each call, taking the CPU time
+that the others need. On a 2-core laptop running other work, two BLAS threads made an ``mlp``
+step 5 to 10 times slower than one (docs/performance.md, "Threads"). So the example scripts ask
+the machine what it has free::
+
+    n = minigan.threads.configure("auto")       # the scripts' --threads default; or an int
+    policy = minigan.threads.AutoThreads()      # ... and look again while training:
+    for step in range(steps):
+        train_step(...)
+        policy.poll()                            # every 10 s: sets 1 thread when others arrive
+
+"auto" counts the cores that the other processes leave idle: the CPU time they used (the
+machine's, from ``/proc/stat``, minus this process's own) over a short window, else the load
+average; a core counts when three quarters of it are idle; never fewer than 1 thread, nor more
+than the cores this process may run on.
+
+The BLAS threads are set through threadpoolctl (the library scikit-learn uses for this): it
+finds every BLAS and OpenMP runtime loaded in the process, whatever its build (OpenBLAS under
+NumPy's own symbol prefix, MKL, BLIS, libgomp), and sets each through its own API, which no
+environment variable can do once NumPy is imported.
+
+Measured figures: docs/performance.md. Tests: tests/test_threads.py.
+"""
+
+import operator
+import os
+import time
+
+import threadpoolctl
+
+__all__ = ["set_num_threads", "get_num_threads", "available_cores", "free_cores",
+           "auto_num_threads", "configure", "parse", "AutoThreads"]
+
+_num_threads = None  # what set_num_threads was last given; None: the libraries' own defaults
+
+
+def set_num_threads(n):
+    """Use ``n`` threads for the matrix products (every BLAS / OpenMP pool in the process).
+
+    Like ``torch.set_num_threads``: takes effect at once and stays until the next call.
+    """
+    n = _positive_int(n, "set_num_threads")
+    global _num_threads
+    threadpoolctl.threadpool_limits(limits=n)
+    _num_threads = n
+
+
+def get_num_threads():
+    """The number of threads set by :func:`set_num_threads`, else the BLAS's own (the largest
+    pool threadpoolctl finds; 1 if there is none)."""
+    if _num_threads is not None:
+        return _num_threads
+    pools = [info["num_threads"] for info in threadpoolctl.threadpool_info()
+             if info.get("user_api") == "blas"]
+    return max(pools, default=1)
+
+
+def available_cores():
+    """The cores this process may run on (its CPU affinity where the OS tells it)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # macOS and Windows have no sched_getaffinity
+        return os.cpu_count() or 1
+
+
+# --- how busy the machine is ----------------------------------------------------------------
+
+
+def _machine_busy_seconds():
+    """CPU seconds all cores have spent busy since boot (``/proc/stat``'s first line: every
+    field but idle and iowait, in clock ticks), or None where there is no /proc/stat."""
+    try:
+        with open("/proc/stat") as f:
+            fields = f.readline().split()
+    except OSError:
+        return None
+    if not fields or fields[0] != "cpu":
+        return None
+    ticks = [int(v) for v in fields[1:9]]  # user nice system idle iowait irq softirq steal
+    busy = sum(ticks) - ticks[3] - ticks[4]
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
+def _own_busy_seconds():
+    """CPU seconds this process has used, all its threads together."""
+    t = os.times()
+    return t.user + t.system
+
+
+class _Window:
+    """Counters at one moment; ``others_since(start)`` is the number of cores that the *other*
+    processes kept busy in between: the machine's busy time less this process's, per second."""
+
+    def __init__(self, machine=None, own=None, wall=None):
+        self.machine = _machine_busy_seconds() if machine is None else machine
+        self.own = _own_busy_seconds() if own is None else own
+        self.wall = time.monotonic() if wall is None else wall
+
+    def others_since(self, start):
+        elapsed = self.wall - start.wall
+        if self.machine is None or start.machine is None or elapsed <= 0:
+            return None
+        others = (self.machine - start.machine) - (self.own - start.own)
+        return max(others, 0.0) / elapsed
+
+
+# A core counts as free when the others leave at least this much of it idle. The two mistakes
+# cost very differently: one thread too few makes a step up to ~1.35x slower (the whole
+# machine's second core unused), one too many 5-20x (docs/performance.md, "Threads").
+FREE_CORE = 0.75
+
+
+def _cores_left(others, cores):
+    """The thread count for ``cores`` cores of which the other processes keep ``others`` busy:
+    the cores at least FREE_CORE idle, at least 1."""
+    return min(max(int(cores - others + (1 - FREE_CORE)), 1), cores)
+
+
+def free_cores(interval=0.2):
+    """How many of this process's cores the other processes leave idle, as a thread count.
+
+    Measured over ``interval`` seconds (the process sleeps meanwhile) from the machine's CPU
+    counters where there are some (Linux), else from the 1-minute load average, which lags.
+    """
+    cores = available_cores()
+    start = _Window()
+    if start.machine is not None:
+        time.sleep(interval)
+        others = _Window().others_since(start)
+    else:
+        try:
+            others = os.getloadavg()[0]
+        except (AttributeError, OSError):  # Windows: nothing to go by
+            others = 0.0
+    return _cores_left(others, cores)
+
+
+def auto_num_threads():
+    """The thread count "auto" stands for: :func:`free_cores`, between 1 and the cores."""
+    return free_cores()
+
+
+def parse(text):
+    """A ``--threads`` value: ``"auto"`` or a positive int (usable as an argparse ``type``)."""
+    if str(text).strip().lower() == "auto":
+        return "auto"
+    try:
+        n = int(text)
+    except (TypeError, ValueError):
+        n = 0
+    if n < 1:
+        raise ValueError(f"--threads must be 'auto' or a positive integer, got {text!r}")
+    return n
+
+
+def configure(threads="auto"):
+    """Set the thread count from a ``--threads`` value (``"auto"`` or an int); return it."""
+    threads = parse(threads)
+    n = auto_num_threads() if threads == "auto" else threads
+    set_num_threads(n)
+    return n
+
+
+class AutoThreads:
+    """"auto", kept up to date while training: :meth:`poll` once a step.
+
+    Every ``every`` seconds it looks at how many cores the other processes kept busy since the
+    last look and sets the thread count to the cores they left (:func:`set_num_threads`). While
+    this process runs ``n`` threads the others get less than they ask for, so their share is a
+    low estimate: with two threads and one CPU-bound neighbour on two cores, the neighbour gets
+    2/3 of a core, which leaves 1 free core, as it should; when it leaves, the count goes
+    back up at the next look.
+
+    Args:
+        every: seconds between looks.
+        start: the first thread count; None measures it (:func:`auto_num_threads`).
+    """
+
+    def __init__(self, every=10.0, start=None):
+        self.every = float(every)
+        self.cores = available_cores()
+        self.num_threads = configure(auto_num_threads() if start is None else start)
+        self._window = _Window()
+
+    def poll(self):
+        """Look again if ``every`` seconds have passed; returns the thread count in use."""
+        if time.monotonic() - self._window.wall < self.every:
+            return self.num_threads
+        now = _Window()
+        others = now.others_since(self._window)
+        self._window = now
+        if others is not None:
+            n = _cores_left(others, self.cores)
+            if n != self.num_threads:
+                set_num_threads(n)
+                self.num_threads = n
+        return self.num_threads
+
+
+def _positive_int(n, where):
+    try:
+        n = operator.index(n)
+    except TypeError:
+        raise TypeError(f"{where}: the thread count must be an int, got {n!r}") from None
+    if n < 1:
+        raise ValueError(f"{where}: the thread count must be >= 1, got {n}")
+    return n
