@@ -23,7 +23,8 @@ table of its own: a number of threads for both libraries (environment variables 
 libraries load, then ``minigan.set_num_threads`` / ``torch.set_num_threads``), "all" for every
 core, or "default" for what each does by itself: minigan's example scripts'
 ``--threads auto`` (``minigan.threads.configure("auto")``, decided when the process starts)
-and PyTorch's own default. ``--busy N`` runs N CPU-bound competitor processes (Python busy
+and PyTorch's own default. The minigan process also calls ``backend.keep_freed_memory()``,
+as the example scripts do. ``--busy N`` runs N CPU-bound competitor processes (Python busy
 loops) for the whole measurement of both frameworks, as on a laptop doing other work.
 
 Measured, per model, batch size and thread setting:
@@ -332,8 +333,9 @@ def child(framework, name, batch, threads, device, pack=1):
     import gc
     import time
 
-    if framework == "minigan":
+    if framework == "minigan":  # set up as minigan's example scripts set themselves up
         from minigan import threads as minigan_threads
+        backend.keep_freed_memory()
         if threads == "default":
             minigan_threads.configure("auto")
         else:
@@ -457,6 +459,7 @@ def profile(name, batch, device, repeats, top=15, pack=1):
     import cProfile
     import pstats
 
+    backend.keep_freed_memory()
     step, flops = setup(name, batch, device, "minigan", pack=pack)
     step()
     profiler = cProfile.Profile()
