@@ -56,13 +56,14 @@ def set_num_threads(n):
 
 
 def get_num_threads():
-    """The number of threads set by :func:`set_num_threads`, else the BLAS's own (the largest
-    pool threadpoolctl finds; 1 if there is none)."""
-    if _num_threads is not None:
-        return _num_threads
-    pools = [info["num_threads"] for info in threadpoolctl.threadpool_info()
-             if info.get("user_api") == "blas"]
-    return max(pools, default=1)
+    """The number of threads set by :func:`set_num_threads`; before any call, the BLAS's own
+    (the largest pool threadpoolctl finds, 1 if there is none), as it was when first asked."""
+    global _num_threads
+    if _num_threads is None:  # asked once: threadpoolctl inspects every loaded library
+        pools = [info["num_threads"] for info in threadpoolctl.threadpool_info()
+                 if info.get("user_api") == "blas"]
+        _num_threads = max(pools, default=1)
+    return _num_threads
 
 
 def available_cores():
