@@ -15,15 +15,16 @@ layer shapes (Keras 'same' padding as an explicit, possibly asymmetric zero pad 
 same initial weights and the same thread count (``torch.set_num_threads``).
 
 Method. Each framework runs in a process of its own (an idle BLAS or OpenMP pool keeps spinning
-its threads after each call, so two frameworks in one process take each other's cores). The
-two processes take turns: one runs about TURN_SECONDS of steps and one matmul while the other
-waits, after a pause of PAUSE_SECONDS that lets the last one's threads go to sleep, and the
-order flips every round, until each has --repeats timed steps. Every --threads setting is a
-table of its own: a number of threads for both libraries (environment variables before the
+its threads after each call, so two frameworks in one process take each other's cores), and so
+does each thread setting. For each model all these processes take turns: one runs about
+TURN_SECONDS of steps and one matmul while the others wait, after a pause of PAUSE_SECONDS that
+lets the last one's threads go to sleep, and the order is reversed every round, until each has
+--repeats timed steps; every number of a model is thus taken in the same minutes. Every
+--threads setting is a table of its own: a number of threads for both libraries (environment variables before the
 libraries load, then ``minigan.set_num_threads`` / ``torch.set_num_threads``), "all" for every
 core, or "default" for what each does by itself: minigan's example scripts'
-``--threads auto`` (``minigan.threads.configure("auto")``, decided when the process starts)
-and PyTorch's own default. The minigan process also calls ``backend.keep_freed_memory()``,
+``--threads auto`` (``minigan.threads.AutoThreads``: the free cores when the process starts,
+looked at again every 10 s of steps) and PyTorch's own default. The minigan process also calls ``backend.keep_freed_memory()``,
 as the example scripts do. ``--busy N`` runs N CPU-bound competitor processes (Python busy
 loops) for the whole measurement of both frameworks, as on a laptop doing other work.
 
@@ -320,14 +321,15 @@ def setup(name, batch, device, framework, seed=0, pack=1):
 
 
 def child(framework, name, batch, threads, device, pack=1):
-    """(Run in a process of its own, by :func:`measure_pair`.) Build ``framework``'s step, take
+    """(Run in a process of its own, by :func:`measure`.) Build ``framework``'s step, take
     one warm-up step, then answer the parent's requests (``common.serve``):
 
         memory      peak growth of the resident set over MEMORY_STEPS steps, MiB
         time K      the wall time of K steps, then of one 1024^3 float32 matmul, seconds
 
     ``threads``: an int, or "default": each library's own choice, which for minigan is what its
-    example scripts do (``minigan.threads.configure("auto")``) and for PyTorch its default.
+    example scripts do (``minigan.threads.AutoThreads``, polled after every step) and for
+    PyTorch its default.
     """
     import ctypes
     import gc
@@ -336,8 +338,9 @@ def child(framework, name, batch, threads, device, pack=1):
     if framework == "minigan":  # set up as minigan's example scripts set themselves up
         from minigan import threads as minigan_threads
         backend.keep_freed_memory()
+        policy = None
         if threads == "default":
-            minigan_threads.configure("auto")
+            policy = minigan_threads.AutoThreads()
         else:
             minigan_threads.set_num_threads(int(threads))
         count = minigan_threads.get_num_threads
@@ -360,6 +363,13 @@ def child(framework, name, batch, threads, device, pack=1):
             torch.cuda.synchronize()
 
     step, flops = setup(name, batch, device, framework, pack=pack)
+    if framework == "minigan" and policy is not None:
+        train_step = step
+
+        def step():  # as a training loop with --threads auto runs it
+            loss = train_step()
+            policy.poll()
+            return loss
     first_loss = float(step())  # the warm-up step creates the optimisers' state
 
     def timed(fn):
@@ -387,71 +397,80 @@ def child(framework, name, batch, threads, device, pack=1):
                             threads=count()))
 
 
-def measure_pair(name, batch, device, frameworks, threads, repeats, memory, pack=1):
-    """Time one model in each of ``frameworks``, each in its own process, taking turns.
+def measure(name, batch, device, contestants, repeats, memory, pack=1):
+    """Time one model for each of ``contestants`` ((framework, threads) pairs), each in a
+    process of its own, taking turns.
 
-    Each turn, one framework runs about TURN_SECONDS of steps (at least one) and a matmul,
-    after a pause of PAUSE_SECONDS in which the other framework's idle BLAS / OpenMP threads
-    stop spinning; the turns alternate, and the order flips every round (ABBA), until each has
-    ``repeats`` timed steps. Returns {framework: (hello, memory reply or None, step seconds,
-    matmul seconds)}.
+    Each turn, one process runs about TURN_SECONDS of steps (at least one) and a matmul, after
+    a pause of PAUSE_SECONDS in which the last one's idle BLAS / OpenMP threads stop spinning;
+    the order is reversed every round, until each has ``repeats`` timed steps. So every number
+    of a model, at every thread setting and in both frameworks, is taken in the same minutes.
+    Returns {contestant: (hello, memory reply or None, step seconds, matmul seconds)}.
     """
-    argv = [sys.executable, os.path.abspath(__file__), "--child", None, name, str(batch),
-            str(threads), "--device", device, "--pack", str(pack)]
-    env = common.thread_environment(None if threads == "default" else threads)
     children = {}
     try:
-        for fw in frameworks:  # one at a time: a start-up is not a quiet neighbour
-            children[fw] = common.Child(argv[:3] + [fw] + argv[4:], env)
-        mem = {fw: children[fw].ask("memory") if memory else None for fw in frameworks}
+        for fw, threads in contestants:  # one at a time: a start-up is not a quiet neighbour
+            env = common.thread_environment(None if threads == "default" else threads)
+            argv = [sys.executable, os.path.abspath(__file__), "--child", fw, name, str(batch),
+                    str(threads), "--device", device, "--pack", str(pack)]
+            children[fw, threads] = common.Child(argv, env)
+        mem = {c: children[c].ask("memory") if memory else None for c in contestants}
         per_turn = {}
-        for fw in frameworks:
-            first = mem[fw]["step_s"] if mem[fw] else children[fw].ask("time 1")["step_s"]
-            per_turn[fw] = max(1, min(repeats, int(TURN_SECONDS / max(min(first), 1e-6))))
-        steps = {fw: [] for fw in frameworks}
-        matmuls = {fw: [] for fw in frameworks}
+        for c in contestants:
+            first = mem[c]["step_s"] if mem[c] else children[c].ask("time 1")["step_s"]
+            per_turn[c] = max(1, min(repeats, int(TURN_SECONDS / max(min(first), 1e-6))))
+        steps = {c: [] for c in contestants}
+        matmuls = {c: [] for c in contestants}
         turn = 0
-        while any(len(steps[fw]) < repeats for fw in frameworks):
-            order = frameworks if turn % 2 == 0 else frameworks[::-1]
-            for fw in order:
-                k = min(per_turn[fw], repeats - len(steps[fw]))
+        while any(len(steps[c]) < repeats for c in contestants):
+            for c in (contestants if turn % 2 == 0 else contestants[::-1]):
+                k = min(per_turn[c], repeats - len(steps[c]))
                 if k <= 0:
                     continue
                 time.sleep(PAUSE_SECONDS)
-                reply = children[fw].ask(f"time {k}")
-                steps[fw] += reply["step_s"]
-                matmuls[fw].append(reply["matmul_s"])
+                reply = children[c].ask(f"time {k}")
+                steps[c] += reply["step_s"]
+                matmuls[c].append(reply["matmul_s"])
             turn += 1
-        return {fw: (children[fw].hello, mem[fw], steps[fw], matmuls[fw]) for fw in frameworks}
+        return {c: (children[c].hello, mem[c], steps[c], matmuls[c]) for c in contestants}
     finally:
-        for c in children.values():
-            c.close()
+        for child_process in children.values():
+            child_process.close()
 
 
-def bench(name, batch, device, compare, threads, repeats, memory, pack=1):
-    """One row of the table: ``name`` at ``batch`` with ``threads``, minigan (and PyTorch)."""
+def bench(name, batch, device, compare, settings, repeats, memory, pack=1):
+    """The rows of ``name`` at ``batch``, one per thread setting, minigan (and PyTorch): all
+    measured together (:func:`measure`)."""
     frameworks = ["minigan"] + (["torch"] if compare else [])
     load_before = common.load()
-    got = measure_pair(name, batch, device, frameworks, threads, repeats, memory, pack)
-    row = dict(model=name, pack=pack, batch=batch, threads=threads, load_before=load_before,
-               load_after=common.load())
-    for fw in frameworks:
-        hello, mem, steps, matmuls = got[fw]
-        times, mm = common.summary(steps), common.summary(matmuls)
-        gflops = hello["flops"] / times["median"] / 1e6
-        matmul_gflops = hello["matmul_flops"] / mm["median"] / 1e6
-        row.update({f"{fw}_ms": times["median"], f"{fw}_spread_ms": [times["p25"], times["p75"]],
-                    f"{fw}_range_ms": [times["min"], times["max"]],
-                    f"{fw}_gflops": gflops, f"{fw}_matmul_gflops": matmul_gflops,
-                    f"{fw}_fraction_of_matmul": gflops / matmul_gflops,
-                    f"{fw}_threads": hello["threads"], f"{fw}_first_d_loss": hello["first_loss"],
-                    f"{fw}_mib": mem["mib"] if mem else None, f"{fw}_steps": times["n"]})
-        row["gflop"] = hello["flops"] / 1e9
-    if compare:
-        row["ratio"] = row["minigan_ms"] / row["torch_ms"]
-        if memory and row["torch_mib"] and row["torch_mib"] > 0:
-            row["memory_ratio"] = row["minigan_mib"] / row["torch_mib"]
-    return row
+    got = measure(name, batch, device, [(fw, t) for t in settings for fw in frameworks],
+                  repeats, memory, pack)
+    load_after = common.load()
+    rows = []
+    for threads in settings:
+        row = dict(model=name, pack=pack, batch=batch, threads=threads,
+                   load_before=load_before, load_after=load_after)
+        for fw in frameworks:
+            hello, mem, steps, matmuls = got[fw, threads]
+            times, mm = common.summary(steps), common.summary(matmuls)
+            gflops = hello["flops"] / times["median"] / 1e6
+            matmul_gflops = hello["matmul_flops"] / mm["median"] / 1e6
+            row.update({f"{fw}_ms": times["median"],
+                        f"{fw}_spread_ms": [times["p25"], times["p75"]],
+                        f"{fw}_range_ms": [times["min"], times["max"]],
+                        f"{fw}_gflops": gflops, f"{fw}_matmul_gflops": matmul_gflops,
+                        f"{fw}_fraction_of_matmul": gflops / matmul_gflops,
+                        f"{fw}_threads": hello["threads"],
+                        f"{fw}_first_d_loss": hello["first_loss"],
+                        f"{fw}_mib": mem["mib"] if mem else None, f"{fw}_steps": times["n"]})
+            row["gflop"] = hello["flops"] / 1e9
+        if compare:
+            row["ratio"] = row["minigan_ms"] / row["torch_ms"]
+            if memory and row["torch_mib"] and row["torch_mib"] > 0:
+                row["memory_ratio"] = row["minigan_mib"] / row["torch_mib"]
+        rows.append(row)
+    return rows
+
 
 def profile(name, batch, device, repeats, top=15, pack=1):
     """cProfile ``repeats`` minigan steps (after a warm-up one); print the top functions by own
@@ -593,16 +612,16 @@ def main():
     if args.compare:
         versions += f", PyTorch {torch.__version__}"
     rows = []
+    settings = thread_settings(args.threads)
     for busy in args.busy:
         with common.Competitors(busy):
-            for threads in thread_settings(args.threads):
-                for batch in args.batch_sizes:
-                    for name in args.models:
-                        for pack in args.pack:
-                            row = bench(name, batch, args.device, args.compare, threads,
-                                        args.repeats, args.memory, pack)
-                            row["busy"] = busy
-                            rows.append(row)
+            for batch in args.batch_sizes:
+                for name in args.models:
+                    for pack in args.pack:
+                        for row in bench(name, batch, args.device, args.compare, settings,
+                                         args.repeats, args.memory, pack):
+                            rows.append(dict(row, busy=busy))
+    rows.sort(key=lambda r: (args.busy.index(r["busy"]), settings.index(r["threads"])))
     print(f"device {args.device}, float32, {versions}; {os.cpu_count()} cores; each framework "
           f"in its own process, taking turns; median and quartiles of {args.repeats} steps; "
           f"threads minigan/PyTorch")

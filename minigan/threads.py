@@ -17,7 +17,7 @@ the machine what it has free::
     policy = minigan.threads.AutoThreads()      # ... and look again while training:
     for step in range(steps):
         train_step(...)
-        policy.poll()                            # every 10 s: sets 1 thread when others arrive
+        policy.poll()                            # every 10 s: 1 thread when others arrive
 
 "auto" counts the cores that the other processes leave idle: the CPU time they used (the
 machine's, from ``/proc/stat``, minus this process's own) over a short window, else the load
@@ -114,6 +114,11 @@ class _Window:
         others = (self.machine - start.machine) - (self.own - start.own)
         return max(others, 0.0) / elapsed
 
+    def own_since(self, start):
+        """The cores this process kept busy since ``start``."""
+        elapsed = self.wall - start.wall
+        return (self.own - start.own) / elapsed if elapsed > 0 else 0.0
+
 
 # A core counts as free when the others leave at least this much of it idle. The two mistakes
 # cost very differently: one thread too few makes a step up to ~1.35x slower (the whole
@@ -175,36 +180,50 @@ def configure(threads="auto"):
 class AutoThreads:
     """"auto", kept up to date while training: :meth:`poll` once a step.
 
-    Every ``every`` seconds it looks at how many cores the other processes kept busy since the
-    last look and sets the thread count to the cores they left (:func:`set_num_threads`). While
-    this process runs ``n`` threads the others get less than they ask for, so their share is a
-    low estimate: with two threads and one CPU-bound neighbour on two cores, the neighbour gets
-    2/3 of a core, which leaves 1 free core, as it should; when it leaves, the count goes
-    back up at the next look.
+    Every ``every`` seconds it looks at how many cores the other processes keep busy while this
+    one computes, over a window of at least ``window`` seconds, and sets the thread count to
+    the cores they leave free (:func:`set_num_threads`). A window in which this process was
+    mostly waiting (less than half a core busy: a pause, a checkpoint being written) tells
+    nothing about its steps and is taken again. While this process runs ``n`` threads the
+    others get less than they ask for, so their share is a low estimate: with two threads and
+    one CPU-bound neighbour on two cores, the neighbour gets 2/3 of a core, which leaves 1
+    free core, as it should; when it leaves, the count goes back up at the next look.
 
     Args:
         every: seconds between looks.
+        window: the shortest window a look measures (the counters tick every 10 ms).
         start: the first thread count; None measures it (:func:`auto_num_threads`).
     """
 
-    def __init__(self, every=10.0, start=None):
-        self.every = float(every)
+    def __init__(self, every=10.0, window=1.0, start=None):
+        self.every, self.window = float(every), float(window)
         self.cores = available_cores()
         self.num_threads = configure(auto_num_threads() if start is None else start)
-        self._window = _Window()
+        self._next_look = time.monotonic() + self.every
+        self._start = None  # the counters where the open window began; None: none open
 
     def poll(self):
-        """Look again if ``every`` seconds have passed; returns the thread count in use."""
-        if time.monotonic() - self._window.wall < self.every:
+        """Look again when it is time; returns the thread count in use."""
+        now = time.monotonic()
+        if self._start is None:
+            if now >= self._next_look:
+                self._start = _Window()
             return self.num_threads
-        now = _Window()
-        others = now.others_since(self._window)
-        self._window = now
-        if others is not None:
-            n = _cores_left(others, self.cores)
-            if n != self.num_threads:
-                set_num_threads(n)
-                self.num_threads = n
+        if now - self._start.wall < self.window:
+            return self.num_threads
+        end = _Window()
+        others, own = end.others_since(self._start), end.own_since(self._start)
+        if others is None:  # no machine counters: keep the count
+            self._start, self._next_look = None, now + self.every
+            return self.num_threads
+        if own < 0.5:  # this process mostly waited: measure the next window instead
+            self._start = end
+            return self.num_threads
+        self._start, self._next_look = None, now + self.every
+        n = _cores_left(others, self.cores)
+        if n != self.num_threads:
+            set_num_threads(n)
+            self.num_threads = n
         return self.num_threads
 
 

@@ -97,8 +97,9 @@ def test_the_machine_counters_are_read():
 
 
 def test_auto_threads_follows_the_load(monkeypatch):
-    """AutoThreads drops to the free core when a neighbour arrives, and goes back up when it
-    leaves; between looks it changes nothing."""
+    """AutoThreads drops to the free core when a neighbour arrives and goes back up when it
+    leaves; between looks it changes nothing, and a window in which this process mostly waited
+    does not count."""
     clock = {"wall": 0.0, "machine": 0.0, "own": 0.0}
     monkeypatch.setattr(threads.time, "monotonic", lambda: clock["wall"])
     monkeypatch.setattr(threads, "_machine_busy_seconds", lambda: clock["machine"])
@@ -110,15 +111,21 @@ def test_auto_threads_follows_the_load(monkeypatch):
         clock["own"] += own * seconds
         clock["machine"] += (own + others) * seconds
 
-    policy = threads.AutoThreads(every=10, start=2)
+    policy = threads.AutoThreads(every=10, window=1, start=2)
     assert policy.num_threads == 2 == minigan.get_num_threads()
     run(5, own=2, others=0)
-    assert policy.poll() == 2
-    run(6, own=1.33, others=0.67)         # a CPU-bound neighbour arrives
+    assert policy.poll() == 2                 # not time to look yet
+    run(6, own=1.33, others=0.67)             # a CPU-bound neighbour arrives
+    assert policy.poll() == 2                 # time: a window opens
+    run(0.5, own=1.33, others=0.67)
+    assert policy.poll() == 2                 # the window is still too short
+    run(0.6, own=1.33, others=0.67)
     assert policy.poll() == 1 == minigan.get_num_threads()
-    run(3, own=1, others=0)               # it leaves, but the next look is not due yet
+    run(11, own=1, others=0)                  # it leaves; a window opens ...
     assert policy.poll() == 1
-    run(8, own=1, others=0)
+    run(1.2, own=0.1, others=0)               # ... in which this process mostly waited
+    assert policy.poll() == 1
+    run(1.2, own=1, others=0)                 # the next window counts
     assert policy.poll() == 2 == minigan.get_num_threads()
 
 
