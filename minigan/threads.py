@@ -32,6 +32,7 @@ environment variable can do once NumPy is imported.
 Measured figures: docs/performance.md. Tests: tests/test_threads.py.
 """
 
+import argparse
 import operator
 import os
 import time
@@ -39,7 +40,7 @@ import time
 import threadpoolctl
 
 __all__ = ["set_num_threads", "get_num_threads", "available_cores", "free_cores",
-           "auto_num_threads", "configure", "parse", "AutoThreads"]
+           "auto_num_threads", "configure", "parse", "ThreadsValueError", "AutoThreads"]
 
 _num_threads = None  # what set_num_threads was last given; None: the libraries' own defaults
 
@@ -156,6 +157,11 @@ def auto_num_threads():
     return free_cores()
 
 
+class ThreadsValueError(argparse.ArgumentTypeError, ValueError):
+    """A ``--threads`` value that is neither "auto" nor a positive integer. A ValueError, and
+    argparse prints its message as it is when :func:`parse` is an argument's ``type``."""
+
+
 def parse(text):
     """A ``--threads`` value: ``"auto"`` or a positive int (usable as an argparse ``type``)."""
     if str(text).strip().lower() == "auto":
@@ -165,7 +171,7 @@ def parse(text):
     except (TypeError, ValueError):
         n = 0
     if n < 1:
-        raise ValueError(f"--threads must be 'auto' or a positive integer, got {text!r}")
+        raise ThreadsValueError(f"--threads must be 'auto' or a positive integer, got {text!r}")
     return n
 
 

@@ -175,3 +175,15 @@ def test_keep_freed_memory_lets_a_step_reuse_its_pages():
     pages = (6 * 64 * 64 * 14 * 14 + 1024 * 3136) * 4 / 4096
     assert float(before) > 0.25 * pages  # the premise: a step faults much of its arrays anew
     assert float(after) < 0.05 * pages
+
+
+def test_parse_as_an_argparse_type_prints_one_clear_line(capsys):
+    import argparse
+    parser = argparse.ArgumentParser(prog="mnist.py")
+    parser.add_argument("--threads", type=threads.parse, default="auto")
+    assert parser.parse_args([]).threads == "auto"
+    assert parser.parse_args(["--threads", "2"]).threads == 2
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--threads", "many"])
+    err = capsys.readouterr().err
+    assert "argument --threads: --threads must be 'auto' or a positive integer, got 'many'" in err
