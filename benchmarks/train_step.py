@@ -390,7 +390,8 @@ def child(framework, name, batch, threads, device, pack=1):
         return dict(mib=(common.peak_rss_kib() - baseline) / 1024, step_s=seconds)
 
     def run(k):
-        return dict(step_s=[timed(step) for _ in range(int(k))], matmul_s=timed(matmul))
+        return dict(step_s=[timed(step) for _ in range(int(k))], matmul_s=timed(matmul),
+                    threads=count())
 
     common.serve(dict(memory=memory, time=run),
                  hello=dict(flops=flops, matmul_flops=matmul_flops, first_loss=first_loss,
@@ -405,7 +406,8 @@ def measure(name, batch, device, contestants, repeats, memory, pack=1):
     a pause of PAUSE_SECONDS in which the last one's idle BLAS / OpenMP threads stop spinning;
     the order is reversed every round, until each has ``repeats`` timed steps. So every number
     of a model, at every thread setting and in both frameworks, is taken in the same minutes.
-    Returns {contestant: (hello, memory reply or None, step seconds, matmul seconds)}.
+    Returns {contestant: (hello, memory reply or None, step seconds, matmul seconds)}, the
+    hello's thread count replaced by the count at the end (AutoThreads may have changed it).
     """
     children = {}
     try:
@@ -421,6 +423,7 @@ def measure(name, batch, device, contestants, repeats, memory, pack=1):
             per_turn[c] = max(1, min(repeats, int(TURN_SECONDS / max(min(first), 1e-6))))
         steps = {c: [] for c in contestants}
         matmuls = {c: [] for c in contestants}
+        counts = {c: children[c].hello["threads"] for c in contestants}
         turn = 0
         while any(len(steps[c]) < repeats for c in contestants):
             for c in (contestants if turn % 2 == 0 else contestants[::-1]):
@@ -431,8 +434,10 @@ def measure(name, batch, device, contestants, repeats, memory, pack=1):
                 reply = children[c].ask(f"time {k}")
                 steps[c] += reply["step_s"]
                 matmuls[c].append(reply["matmul_s"])
+                counts[c] = reply["threads"]
             turn += 1
-        return {c: (children[c].hello, mem[c], steps[c], matmuls[c]) for c in contestants}
+        return {c: (dict(children[c].hello, threads=counts[c]), mem[c], steps[c], matmuls[c])
+                for c in contestants}
     finally:
         for child_process in children.values():
             child_process.close()
@@ -538,17 +543,10 @@ def thread_settings(values):
     number is that many, "default" is each library's own choice; repeats dropped."""
     out = []
     for v in values:
-        v = str(available_cores() if v == "all" else v)
+        v = str(minigan.threads.available_cores() if v == "all" else v)
         if v not in out:
             out.append(v)
     return out
-
-
-def available_cores():
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
 
 
 def _thread_value(text):

@@ -9,15 +9,15 @@ core unless told otherwise. One number, set like PyTorch's, governs that pool::
 More threads than there are *free* cores is a trap. A multi-threaded GEMM splits its work in
 equal parts and waits for the last one; when another process holds a core, that part waits for
 the scheduler, and an idle BLAS worker spins for a while after each call, taking the CPU time
-that the others need. On a 2-core laptop running other work, two BLAS threads made an ``mlp``
-step 5 to 10 times slower than one (docs/performance.md, "Threads"). So the example scripts ask
-the machine what it has free::
+that the others need. On a 2-core machine running other work, two BLAS threads made an
+``mlp`` step 5 to 20 times slower than one (docs/performance.md, "Threads"). So the example
+scripts ask the machine what it has free::
 
-    n = minigan.threads.configure("auto")       # the scripts' --threads default; or an int
-    policy = minigan.threads.AutoThreads()      # ... and look again while training:
+    policy = minigan.threads.AutoThreads()      # --threads auto: the free cores now ...
     for step in range(steps):
         train_step(...)
-        policy.poll()                            # every 10 s: 1 thread when others arrive
+        policy.poll()                            # ... and again every 10 s of training
+    minigan.threads.configure(2)                 # --threads 2: a fixed count
 
 "auto" counts the cores that the other processes leave idle: the CPU time they used (the
 machine's, from ``/proc/stat``, minus this process's own) over a short window, else the load
@@ -79,17 +79,23 @@ def available_cores():
 
 
 def _machine_busy_seconds():
-    """CPU seconds all cores have spent busy since boot (``/proc/stat``'s first line: every
-    field but idle and iowait, in clock ticks), or None where there is no /proc/stat."""
+    """CPU seconds that the cores this process may run on have spent busy since boot, from
+    ``/proc/stat``: its per-core lines, every field but idle and iowait, in clock ticks. None
+    where there is no /proc/stat."""
     try:
         with open("/proc/stat") as f:
-            fields = f.readline().split()
+            lines = [line.split() for line in f if line.startswith("cpu")]
     except OSError:
         return None
-    if not fields or fields[0] != "cpu":
-        return None
-    ticks = [int(v) for v in fields[1:9]]  # user nice system idle iowait irq softirq steal
-    busy = sum(ticks) - ticks[3] - ticks[4]
+    try:
+        mine = {f"cpu{i}" for i in os.sched_getaffinity(0)}
+    except (AttributeError, OSError):
+        mine = None
+    busy = 0
+    for fields in lines:
+        if (fields[0] in mine) if mine else fields[0] == "cpu":
+            ticks = [int(v) for v in fields[1:9]]  # user nice system idle iowait irq softirq steal
+            busy += sum(ticks) - ticks[3] - ticks[4]
     return busy / os.sysconf("SC_CLK_TCK")
 
 
