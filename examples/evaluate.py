@@ -348,6 +348,7 @@ def main(argv=None):
                              "the checkpoint has both")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
                         help="where the generator runs (the metrics run on the CPU)")
+    arguments.add_threads(parser)
     parser.add_argument("--data-dir", default=None, help="directory with the MNIST files")
     parser.add_argument("--classifier", default=None,
                         help="another classifier file (default: the committed weights)")
@@ -385,6 +386,7 @@ def main(argv=None):
     if args.data_dir is not None and not os.path.isdir(args.data_dir):
         fail("evaluate.py", f"--data-dir {args.data_dir}: no such directory")
     arguments.device("evaluate.py", args.device)
+    arguments.use_threads(args.threads)       # once: the work is too short to look again
     try:
         return evaluate(args, data_range)
     except mnist.MNISTNotFoundError:
