@@ -326,7 +326,7 @@ elapsed = time.perf_counter() - t0
 best = max(h[1] for h in history)
 step, covered, quality = history[-1]
 print(f"final: modes covered: {covered}/{K} (best {best}/{K}), high-quality samples {quality:.1%}")
-print(f"coverage over time: " + " ".join(f"{s}:{c}" for s, c, _ in history))
+print("coverage over time: " + " ".join(f"{s}:{c}" for s, c, _ in history))
 print(f"time: {elapsed:.1f} s in all, {train_time:.1f} s training "
       f"({1000 * train_time / max(args.steps, 1):.1f} ms/step); "
       f"frames in {args.out}/frame_*.png, animation {gif_path}")

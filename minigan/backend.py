@@ -174,8 +174,8 @@ def keep_freed_memory():
     of 32 MB or more back to the operating system as soon as it is freed, and trims the heap
     whenever more than twice its adaptive threshold lies free at its top, which the end of
     every step is. So each step's arrays come back as fresh pages that the kernel must fault
-    in and zero: 7,500 page faults and about 30 ms of system time in a ``dcgan_bn`` step on
-    one core (docs/performance.md, "Memory that is freed and faulted in again"). With this
+    in and zero: thousands of page faults a step, a noticeable share of a convolutional
+    step's time (docs/performance.md, "Memory that is freed and faulted in again"). With this
     setting blocks under 32 MB come from the heap and the heap keeps up to 512 MB of freed
     memory, so the next step reuses the same pages. The resident set then stays at the step's
     peak between steps instead of dropping; the peak itself does not change.

@@ -10,7 +10,7 @@ More threads than there are *free* cores is a trap. A multi-threaded GEMM splits
 equal parts and waits for the last one; when another process holds a core, that part waits for
 the scheduler, and an idle BLAS worker spins for a while after each call, taking the CPU time
 that the others need. On a 2-core machine running other work, two BLAS threads made an
-``mlp`` step 5 to 20 times slower than one (docs/performance.md, "Threads"). So the example
+``mlp`` step many times slower than one (docs/performance.md, "Threads"). So the example
 scripts ask the machine what it has free::
 
     policy = minigan.threads.AutoThreads()      # --threads auto: the free cores now ...
@@ -128,8 +128,8 @@ class _Window:
 
 
 # A core counts as free when the others leave at least this much of it idle. The two mistakes
-# cost very differently: one thread too few makes a step up to ~1.35x slower (the whole
-# machine's second core unused), one too many 5-20x (docs/performance.md, "Threads").
+# cost very differently: one thread too few leaves a core unused, one too many makes a step
+# several times slower (docs/performance.md, "Threads").
 FREE_CORE = 0.75
 
 

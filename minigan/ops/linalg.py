@@ -60,8 +60,8 @@ class Linear(Function):
             raise ShapeError(f"Linear: input of shape {tuple(x.shape)} does not fit weight of "
                              f"shape {tuple(w.shape)} (out_features, in_features)")
         if x.ndim == 2:
-            # The same product as y^T = W x^T: OpenBLAS runs that arrangement 20-30% faster for
-            # a batch of 64 (docs/performance.md). y is the transpose of a fresh (out, N) array,
+            # The same product as y^T = W x^T: OpenBLAS runs that arrangement faster for a
+            # small batch (docs/performance.md). y is the transpose of a fresh (out, N) array,
             # and the next layer's x.T is then contiguous.
             y = (w @ x.T).T  # (N, out), column-major
         else:

@@ -25,7 +25,7 @@ Tests: tests/test_norm.py.
 import numpy as np
 
 from ..backend import get_array_module
-from ..tensor import Function, ShapeError, Tensor
+from ..tensor import Function, ShapeError, Tensor, array_of
 from . import args
 
 
@@ -60,8 +60,8 @@ def _channel_sums(a, b=None):
     The readable form, and the oracle of tests/test_norm.py, is ``(a * b).sum(axis=axes)``.
     Where both arrays are NumPy arrays laid out channel by channel (:func:`_channel_rows`),
     the same sums are a matrix-vector product (``rows @ 1``) or a dot product per row (a
-    batched ``(C, 1, M) @ (C, M, 1)``): BLAS, 3-5x faster than NumPy's reductions on these
-    shapes and, for ``a * b``, without a temporary.
+    batched ``(C, 1, M) @ (C, M, 1)``): BLAS, several times faster than NumPy's reductions on
+    these shapes (docs/performance.md) and, for ``a * b``, without a temporary.
     """
     axes = _reduce_axes(a.ndim)
     rows = _channel_rows(a) if type(a) is np.ndarray else None
@@ -92,7 +92,6 @@ class BatchNorm(Function):
     def forward(ctx, x, gamma, beta, running_mean, running_var, training, momentum, eps):
         xp = get_array_module(x)
         C = x.shape[1]
-        axes = _reduce_axes(x.ndim)
         shape = (1, C) + (1,) * (x.ndim - 2)  # per-channel vectors, broadcastable against x
         if training:
             M = x.size // C
@@ -110,7 +109,7 @@ class BatchNorm(Function):
         inv_std = 1 / xp.sqrt(var + x.dtype.type(eps))  # (C,)
         x_hat *= inv_std.reshape(shape)  # (N, C, *)
         ctx.save_for_backward(x_hat, inv_std, gamma)
-        ctx.training, ctx.axes, ctx.shape = training, axes, shape
+        ctx.training, ctx.shape = training, shape
         y = x_hat * gamma.reshape(shape)
         y += beta.reshape(shape)
         return y
@@ -119,7 +118,7 @@ class BatchNorm(Function):
     def backward(ctx, g):
         xp = get_array_module(g)
         x_hat, inv_std, gamma = ctx.saved
-        axes, shape = ctx.axes, ctx.shape
+        shape = ctx.shape
         gbeta = _channel_sums(g)  # (C,)
         ggamma = _channel_sums(g, x_hat)  # (C,)
         if not ctx.needs_input_grad[0]:
@@ -137,9 +136,6 @@ class BatchNorm(Function):
         gx *= scale
         return gx, ggamma, gbeta
 
-
-def _buffer_array(a):
-    return a.data if isinstance(a, Tensor) else a
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
@@ -167,7 +163,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         raise ShapeError(f"BatchNorm: input needs a batch and a channel axis, got shape "
                          f"{input.shape}")
     C = input.shape[1]
-    running_mean, running_var = _buffer_array(running_mean), _buffer_array(running_var)
+    running_mean, running_var = array_of(running_mean), array_of(running_var)
     if (running_mean is None) != (running_var is None):
         raise ValueError("batch_norm: give both running_mean and running_var, or neither")
     training = training or running_mean is None
