@@ -399,7 +399,11 @@ def main(argv=None):
 
 def read_samples(path, n, data_range):
     """The first n images of a .npy file, as (n, 1, 28, 28) in [0, 1]."""
+    with open(path, "rb") as f:
+        is_npy = f.read(6) == b"\x93NUMPY"                 # the .npy format's magic string
     try:
+        if not is_npy:
+            raise ValueError("it does not start as a .npy file does")
         x = np.load(path, allow_pickle=False)
     except (ValueError, OSError) as e:
         raise UserInputError(f"--samples {path}: not a .npy array file ({first_line(e)})") from None
