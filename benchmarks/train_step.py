@@ -1,9 +1,11 @@
 """How fast is one GAN training step? minigan against the machine's own matmul rate and, when
-PyTorch is installed, against the same architectures in PyTorch, timed side by side.
+PyTorch is installed, against the same architectures in PyTorch, each in its own process.
 
     python benchmarks/train_step.py                                  # every model, batch 64 and 256
     python benchmarks/train_step.py --models dcgan mlp --batch-sizes 64
-    python benchmarks/train_step.py --threads 2 --compare torch --json out/train_step.json
+    python benchmarks/train_step.py --models mlp dcgan_bn dcgan --batch-sizes 64 \
+        --threads 1 2 default --busy 0 4 --compare torch --json out/train_step.json
+    python benchmarks/train_step.py --models dcgan_bn --batch-sizes 64 --profile --threads 2
     python benchmarks/train_step.py --device cuda                    # needs CuPy and a GPU
 
 One step is ``minigan.gan.train_step`` (Algorithm 1 with k = 1): D's update on a real batch and
@@ -12,41 +14,54 @@ step. The PyTorch step does the same with ``F.binary_cross_entropy_with_logits``
 layer shapes (Keras 'same' padding as an explicit, possibly asymmetric zero pad or crop), the
 same initial weights and the same thread count (``torch.set_num_threads``).
 
-Measured, per model and batch size:
-    ms        median wall time of a step over --repeats runs, after a warm-up. The minigan step,
-              the PyTorch step and a 1024^3 float32 np.matmul are run in turn (interleaved), so
-              all three see the same machine load; the load average is printed too.
-    EMA ms    median time of one update of the moving average of G's weights
-              (minigan.averaging.EMA), which examples/mnist.py adds to every step; timed in turn
-              with the others.
+Method. Each framework runs in a process of its own (an idle BLAS or OpenMP pool keeps spinning
+its threads after each call, so two frameworks in one process take each other's cores), and so
+does each thread setting. For each model all these processes take turns: one runs about
+TURN_SECONDS of steps and one matmul while the others wait, after a pause of PAUSE_SECONDS that
+lets the last one's threads go to sleep, and the order is reversed every round, until each has
+--repeats timed steps; every number of a model is thus taken in the same minutes. Every
+--threads setting is a table of its own: a number of threads for both libraries (environment variables before the
+libraries load, then ``minigan.set_num_threads`` / ``torch.set_num_threads``), "all" for every
+core, or "default" for what each does by itself: minigan's example scripts'
+``--threads auto`` (``minigan.threads.AutoThreads``: the free cores when the process starts,
+looked at again every 10 s of steps) and PyTorch's own default. The minigan process also calls ``backend.keep_freed_memory()``,
+as the example scripts do. ``--busy N`` runs N CPU-bound competitor processes (Python busy
+loops) for the whole measurement of both frameworks, as on a laptop doing other work.
+
+Measured, per model, batch size and thread setting:
+    ms        median wall time of a step, with its quartiles (the spread)
     GFLOP     the multiply-adds of every Linear and (transposed) convolution the step actually
-              runs, counted from the layer shapes (see ``step_flops``).
-    % matmul  the step's GFLOP/s as a fraction of the matmul's: 100% would mean the step runs
-              at the speed of the machine's own GEMM.
+              runs, counted from the layer shapes (see ``step_flops``)
+    % mm      the step's GFLOP/s as a fraction of a 1024^3 float32 matmul's, timed in the same
+              process (np.matmul, torch.matmul) in every turn: 100% would be a step running
+              at the speed of the machine's own GEMM
+    ratio     minigan's median over PyTorch's
     MiB       peak memory of a step: the growth of the resident set (VmHWM after resetting it
               through /proc/self/clear_refs, minus VmRSS before) over two steps after a warm-up
-              step, in a fresh subprocess per model, framework and batch size. This counts every
-              allocation, NumPy's, OpenBLAS's and PyTorch's alike (tracemalloc would miss the
-              BLAS buffers and everything PyTorch allocates).
+              step. This counts every allocation, NumPy's, OpenBLAS's and PyTorch's alike
+              (tracemalloc would miss the BLAS buffers and everything PyTorch allocates).
+    load      the 1-minute load average before and after the row
 """
 
 import argparse
 import json
 import math
 import os
-import subprocess
 import sys
+import time
 
 import common
 
 
 def _threads_from_argv(argv):
-    """--threads must reach the BLAS before NumPy loads it, so it is read before any import."""
+    """A single --threads N must reach the BLAS before NumPy loads it (``--profile`` and
+    torch_train.py run in this process), so it is read before any import."""
     parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument("--threads", type=int)
-    threads = parser.parse_known_args(argv)[0].threads
-    if threads:
-        common.set_threads(threads)
+    parser.add_argument("--threads", nargs="+")
+    parser.add_argument("--child", nargs=4)
+    known = parser.parse_known_args(argv)[0]
+    if known.child is None and known.threads and known.threads[0].isdigit():
+        common.set_threads(int(known.threads[0]))
 
 
 _threads_from_argv(sys.argv[1:])
@@ -54,12 +69,14 @@ _threads_from_argv(sys.argv[1:])
 import numpy as np  # noqa: E402
 
 import minigan  # noqa: E402
-from minigan import averaging, backend, gan, models, nn  # noqa: E402
+from minigan import backend, gan, models, nn  # noqa: E402
 
 # --- settings --------------------------------------------------------------------------------
 BATCH_SIZES = (64, 256)
-REPEATS = 5            # timed steps per measurement (the median is reported)
+REPEATS = 10           # timed steps per framework and row (the median is reported)
 MEMORY_STEPS = 2       # steps whose peak memory is measured, after one warm-up step
+TURN_SECONDS = 0.5     # a framework's turn: about this long (at least one step)
+PAUSE_SECONDS = 0.25   # before each turn: OpenBLAS's idle threads spin ~2^28 cycles (0.1 s)
 LATENT_DIM = 100
 
 
@@ -306,69 +323,161 @@ def setup(name, batch, device, framework, seed=0, pack=1):
     return (lambda: torch_train_step(tG, tD, opt_G, opt_D, treal, tz)[0]), flops
 
 
-def memory_child(name, batch, device, framework, pack=1):
-    """(Run in a fresh process.) Peak growth of the resident set over MEMORY_STEPS steps, MiB."""
+def child(framework, name, batch, threads, device, pack=1):
+    """(Run in a process of its own, by :func:`measure`.) Build ``framework``'s step, take
+    one warm-up step, then answer the parent's requests (``common.serve``):
+
+        memory      peak growth of the resident set over MEMORY_STEPS steps, MiB
+        time K      the wall time of K steps, then of one 1024^3 float32 matmul, seconds
+
+    ``threads``: an int, or "default": each library's own choice, which for minigan is what its
+    example scripts do (``minigan.threads.AutoThreads``, polled after every step) and for
+    PyTorch its default.
+    """
     import ctypes
     import gc
+    import time
 
-    step, _ = setup(name, batch, device, framework, pack=pack)
-    step()  # the warm-up creates the optimiser state, which is not a step's working memory
-    gc.collect()
-    try:  # hand freed heap pages back, so that the baseline is what is really held
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except OSError:
-        pass
-    baseline = common.reset_peak_rss()
-    for _ in range(MEMORY_STEPS):
-        step()
-    return (common.peak_rss_kib() - baseline) / 1024
+    if framework == "minigan":  # set up as minigan's example scripts set themselves up
+        from minigan import threads as minigan_threads
+        backend.keep_freed_memory()
+        policy = None
+        if threads == "default":
+            policy = minigan_threads.AutoThreads()
+        else:
+            minigan_threads.set_num_threads(int(threads))
+        count = minigan_threads.get_num_threads
+        xp = backend.xp_for(device)
+        matmul, matmul_flops = common.matmul_reference(xp, backend.rng(1, device))
+    else:
+        import torch
+        if threads != "default":
+            torch.set_num_threads(int(threads))
+        count = torch.get_num_threads
+        tdevice = "cuda" if device == "cuda" else "cpu"
+        a, b = (torch.randn(1024, 1024, device=tdevice) for _ in range(2))
+        matmul, matmul_flops = (lambda: torch.matmul(a, b)), 2 * 1024 ** 3
 
-
-def peak_memory(name, batch, device, framework, pack=1):
-    """:func:`memory_child` in a fresh subprocess (same thread settings), or None on failure."""
-    cmd = [sys.executable, os.path.abspath(__file__), "--memory-child", framework, name,
-           str(batch), "--device", device, "--pack", str(pack)]
-    done = subprocess.run(cmd, capture_output=True, text=True)
-    if done.returncode:
-        print(f"  memory of {framework} {name} batch {batch} failed:\n{done.stderr[-2000:]}",
-              file=sys.stderr)
-        return None
-    return float(done.stdout.strip().splitlines()[-1])
-
-
-def bench(name, batch, device, compare, repeats, memory, pack=1):
-    xp = backend.xp_for(device)
     def sync():  # wait for the GPU, so that a step's time includes its kernels
-        if device == "cuda":
-            xp.cuda.Device().synchronize()
-            if compare:
-                import torch
-                torch.cuda.synchronize()
-    matmul, matmul_flops = common.matmul_reference(xp, backend.rng(1, device))
-    step, flops = setup(name, batch, device, "minigan", pack=pack)
-    # examples/mnist.py also updates the moving average of G's weights after every step.
-    average = averaging.EMA(models.build(name, latent_dim=LATENT_DIM, seed=0, device=device)[0])
-    fns = [matmul, step, average.update]
-    if compare:
-        torch_step, _ = setup(name, batch, device, "torch", pack=pack)
-        fns.append(torch_step)
-        # Same weights and data: D's first loss agrees where no dropout draws differ.
-        first = float(step()), float(torch_step())
-    t = common.median_seconds(fns, repeats, sync)
-    matmul_rate = matmul_flops / t[0] / 1e9
-    row = dict(model=name, pack=pack, batch=batch, gflop=flops / 1e9, minigan_ms=1e3 * t[1],
-               gflops=flops / t[1] / 1e9, matmul_gflops=matmul_rate,
-               fraction_of_matmul=flops / t[1] / 1e9 / matmul_rate, ema_ms=1e3 * t[2])
-    if compare:
-        row.update(torch_ms=1e3 * t[3], ratio=t[1] / t[3], first_d_loss=first)
-    if memory and device == "cpu":
-        row["minigan_mib"] = peak_memory(name, batch, device, "minigan", pack)
+        if device == "cuda" and framework == "minigan":
+            backend.xp_for(device).cuda.Device().synchronize()
+        elif device == "cuda":
+            import torch
+            torch.cuda.synchronize()
+
+    step, flops = setup(name, batch, device, framework, pack=pack)
+    if framework == "minigan" and policy is not None:
+        train_step = step
+
+        def step():  # as a training loop with --threads auto runs it
+            loss = train_step()
+            policy.poll()
+            return loss
+    first_loss = float(step())  # the warm-up step creates the optimisers' state
+
+    def timed(fn):
+        sync()
+        start = time.perf_counter()
+        fn()
+        sync()
+        return time.perf_counter() - start
+
+    def memory():
+        gc.collect()
+        try:  # hand freed heap pages back, so that the baseline is what is really held
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+        except OSError:
+            pass
+        baseline = common.reset_peak_rss()
+        seconds = [timed(step) for _ in range(MEMORY_STEPS)]
+        return dict(mib=(common.peak_rss_kib() - baseline) / 1024, step_s=seconds)
+
+    def run(k):
+        return dict(step_s=[timed(step) for _ in range(int(k))], matmul_s=timed(matmul),
+                    threads=count())
+
+    common.serve(dict(memory=memory, time=run),
+                 hello=dict(flops=flops, matmul_flops=matmul_flops, first_loss=first_loss,
+                            threads=count()))
+
+
+def measure(name, batch, device, contestants, repeats, memory, pack=1):
+    """Time one model for each of ``contestants`` ((framework, threads) pairs), each in a
+    process of its own, taking turns.
+
+    Each turn, one process runs about TURN_SECONDS of steps (at least one) and a matmul, after
+    a pause of PAUSE_SECONDS in which the last one's idle BLAS / OpenMP threads stop spinning;
+    the order is reversed every round, until each has ``repeats`` timed steps. So every number
+    of a model, at every thread setting and in both frameworks, is taken in the same minutes.
+    Returns {contestant: (hello, memory reply or None, step seconds, matmul seconds)}, the
+    hello's thread count replaced by the count at the end (AutoThreads may have changed it).
+    """
+    children = {}
+    try:
+        for fw, threads in contestants:  # one at a time: a start-up is not a quiet neighbour
+            env = common.thread_environment(None if threads == "default" else threads)
+            argv = [sys.executable, os.path.abspath(__file__), "--child", fw, name, str(batch),
+                    str(threads), "--device", device, "--pack", str(pack)]
+            children[fw, threads] = common.Child(argv, env)
+        mem = {c: children[c].ask("memory") if memory else None for c in contestants}
+        per_turn = {}
+        for c in contestants:
+            first = mem[c]["step_s"] if mem[c] else children[c].ask("time 1")["step_s"]
+            per_turn[c] = max(1, min(repeats, int(TURN_SECONDS / max(min(first), 1e-6))))
+        steps = {c: [] for c in contestants}
+        matmuls = {c: [] for c in contestants}
+        counts = {c: children[c].hello["threads"] for c in contestants}
+        turn = 0
+        while any(len(steps[c]) < repeats for c in contestants):
+            for c in (contestants if turn % 2 == 0 else contestants[::-1]):
+                k = min(per_turn[c], repeats - len(steps[c]))
+                if k <= 0:
+                    continue
+                time.sleep(PAUSE_SECONDS)
+                reply = children[c].ask(f"time {k}")
+                steps[c] += reply["step_s"]
+                matmuls[c].append(reply["matmul_s"])
+                counts[c] = reply["threads"]
+            turn += 1
+        return {c: (dict(children[c].hello, threads=counts[c]), mem[c], steps[c], matmuls[c])
+                for c in contestants}
+    finally:
+        for child_process in children.values():
+            child_process.close()
+
+
+def bench(name, batch, device, compare, settings, repeats, memory, pack=1):
+    """The rows of ``name`` at ``batch``, one per thread setting, minigan (and PyTorch): all
+    measured together (:func:`measure`)."""
+    frameworks = ["minigan"] + (["torch"] if compare else [])
+    load_before = common.load()
+    got = measure(name, batch, device, [(fw, t) for t in settings for fw in frameworks],
+                  repeats, memory, pack)
+    load_after = common.load()
+    rows = []
+    for threads in settings:
+        row = dict(model=name, pack=pack, batch=batch, threads=threads,
+                   load_before=load_before, load_after=load_after)
+        for fw in frameworks:
+            hello, mem, steps, matmuls = got[fw, threads]
+            times, mm = common.summary(steps), common.summary(matmuls)
+            gflops = hello["flops"] / times["median"] / 1e6
+            matmul_gflops = hello["matmul_flops"] / mm["median"] / 1e6
+            row.update({f"{fw}_ms": times["median"],
+                        f"{fw}_spread_ms": [times["p25"], times["p75"]],
+                        f"{fw}_range_ms": [times["min"], times["max"]],
+                        f"{fw}_gflops": gflops, f"{fw}_matmul_gflops": matmul_gflops,
+                        f"{fw}_fraction_of_matmul": gflops / matmul_gflops,
+                        f"{fw}_threads": hello["threads"],
+                        f"{fw}_first_d_loss": hello["first_loss"],
+                        f"{fw}_mib": mem["mib"] if mem else None, f"{fw}_steps": times["n"]})
+            row["gflop"] = hello["flops"] / 1e9
         if compare:
-            row["torch_mib"] = peak_memory(name, batch, device, "torch", pack)
-            if row["minigan_mib"] and row["torch_mib"]:
+            row["ratio"] = row["minigan_ms"] / row["torch_ms"]
+            if memory and row["torch_mib"] and row["torch_mib"] > 0:
                 row["memory_ratio"] = row["minigan_mib"] / row["torch_mib"]
-    row["load"] = common.load()
-    return row
+        rows.append(row)
+    return rows
 
 
 def profile(name, batch, device, repeats, top=15, pack=1):
@@ -377,6 +486,7 @@ def profile(name, batch, device, repeats, top=15, pack=1):
     import cProfile
     import pstats
 
+    backend.keep_freed_memory()
     step, flops = setup(name, batch, device, "minigan", pack=pack)
     step()
     profiler = cProfile.Profile()
@@ -394,29 +504,59 @@ def _fmt(value, spec, width):
     return f"{'-':>{width}}" if value is None else f"{value:>{width}{spec}}"
 
 
+def _ms(row, fw):
+    lo, hi = row[f"{fw}_spread_ms"]
+    return f"{row[f'{fw}_ms']:>7.1f} {lo:>6.1f}-{hi:<6.1f}"
+
+
 def print_table(rows, compare):
     labels = [r["model"] if r["pack"] == 1 else f"{r['model']} pack {r['pack']}" for r in rows]
     width = max([15] + [len(label) for label in labels])
-    header = (f"{'model':<{width}} {'batch':>5} {'GFLOP':>6} {'ms':>8} {'GFLOP/s':>8}"
-              f" {'%matmul':>7} {'EMA ms':>6}")
+    header = (f"{'model':<{width}} {'batch':>5} {'GFLOP':>6} {'threads':>7} "
+              f"{'ms  (quartiles)':>21} {'GFLOP/s':>7} {'%mm':>4}")
     if compare:
-        header += f" {'torch ms':>8} {'ratio':>6}"
-    header += f" {'MiB':>6}" + (f" {'torchMiB':>8} {'mem':>5}" if compare else "")
-    header += f" {'load':>5}"
+        header += f" {'torch ms (quartiles)':>21} {'%mm':>4} {'ratio':>6}"
+    header += f" {'MiB':>5}" + (f" {'torch':>5} {'mem':>5}" if compare else "")
+    header += f" {'load':>9}"
     print(header)
     print("-" * len(header))
+    group = None
     for r, label in zip(rows, labels):
-        line = (f"{label:<{width}} {r['batch']:>5} {r['gflop']:>6.2f} {r['minigan_ms']:>8.1f} "
-                f"{r['gflops']:>8.1f} {100 * r['fraction_of_matmul']:>6.0f}% {r['ema_ms']:>6.2f}")
+        if (r["busy"], r["threads"]) != group:
+            group = r["busy"], r["threads"]
+            print(f"# {r['busy']} CPU-bound competitor processes, threads {r['threads']}")
+        threads = str(r["minigan_threads"]) + (f"/{r['torch_threads']}" if compare else "")
+        line = (f"{label:<{width}} {r['batch']:>5} {r['gflop']:>6.2f} {threads:>7} "
+                f"{_ms(r, 'minigan'):>21} {r['minigan_gflops']:>7.1f} "
+                f"{100 * r['minigan_fraction_of_matmul']:>3.0f}%")
         if compare:
-            line += f" {r['torch_ms']:>8.1f} {r['ratio']:>5.2f}x"
-        line += " " + _fmt(r.get("minigan_mib"), ".0f", 6)
+            line += (f" {_ms(r, 'torch'):>21} {100 * r['torch_fraction_of_matmul']:>3.0f}%"
+                     f" {r['ratio']:>5.2f}x")
+        line += " " + _fmt(r.get("minigan_mib"), ".0f", 5)
         if compare:
-            line += " " + _fmt(r.get("torch_mib"), ".0f", 8)
+            line += " " + _fmt(r.get("torch_mib"), ".0f", 5)
             line += " " + _fmt(r.get("memory_ratio"), ".2f", 4) + ("x" if "memory_ratio" in r
                                                                     else " ")
-        line += f" {r['load']:>5.2f}"
+        line += f" {r['load_before']:>4.1f}-{r['load_after']:<4.1f}"
         print(line)
+
+
+def thread_settings(values):
+    """The --threads values as thread settings: "all" is every core this process may use, a
+    number is that many, "default" is each library's own choice; repeats dropped."""
+    out = []
+    for v in values:
+        v = str(minigan.threads.available_cores() if v == "all" else v)
+        if v not in out:
+            out.append(v)
+    return out
+
+
+def _thread_value(text):
+    if text in ("all", "default") or (text.isdigit() and int(text) > 0):
+        return text
+    raise argparse.ArgumentTypeError(f"expected a positive integer, 'all' or 'default', "
+                                     f"got {text!r}")
 
 
 def main():
@@ -427,24 +567,35 @@ def main():
     parser.add_argument("--pack", nargs="+", type=int, default=[1],
                         help="D judges packs of this many samples (examples/recipes/pacgan.py); "
                              "several values: a row each")
-    parser.add_argument("--repeats", type=int, default=REPEATS, help="timed steps per number")
-    parser.add_argument("--threads", type=int,
-                        help="BLAS/OpenMP threads for NumPy and PyTorch (default: one per core)")
+    parser.add_argument("--repeats", type=int, default=REPEATS,
+                        help="timed steps per framework and row (the median is reported)")
+    parser.add_argument("--threads", nargs="+", type=_thread_value, default=["all"],
+                        help="thread settings, a table each: a number, 'all' (every core) or "
+                             "'default' (minigan: its scripts' --threads auto; PyTorch: its "
+                             "own default)")
+    parser.add_argument("--busy", nargs="+", type=int, default=[0],
+                        help="run this many CPU-bound competitor processes while measuring "
+                             "(several values: a table each)")
     parser.add_argument("--compare", choices=["torch"],
-                        help="also time the same architectures in PyTorch, interleaved")
+                        help="also time the same architectures in PyTorch, each framework in "
+                             "its own process, taking turns")
     parser.add_argument("--no-memory", dest="memory", action="store_false",
-                        help="skip the peak-memory subprocesses")
+                        help="skip the peak-memory measurement")
     parser.add_argument("--json", metavar="PATH", help="also write the results to PATH")
     parser.add_argument("--profile", action="store_true",
                         help="instead of the table, cProfile the minigan step of the first "
-                             "model and batch size and print the functions taking most time")
-    parser.add_argument("--memory-child", nargs=3, metavar=("FRAMEWORK", "MODEL", "BATCH"),
+                             "model and batch size (in this process, at the first --threads) "
+                             "and print the functions taking most time")
+    parser.add_argument("--child", nargs=4, metavar=("FRAMEWORK", "MODEL", "BATCH", "THREADS"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args()
-    threads = common.blas_threads()
 
     if args.device == "cuda" and not backend.cuda_available():
         print("skipped: --device cuda needs CuPy and a CUDA GPU, and neither answered here")
+        return
+    if args.child:
+        framework, name, batch, threads = args.child
+        child(framework, name, int(batch), threads, args.device, args.pack[0])
         return
     if args.compare == "torch":
         try:
@@ -453,31 +604,35 @@ def main():
             print("skipped --compare torch: PyTorch is not installed (it is optional: "
                   "pip install torch)")
             args.compare = None
-        else:
-            torch.set_num_threads(threads)
-    if args.memory_child:
-        framework, name, batch = args.memory_child
-        print(memory_child(name, int(batch), args.device, framework, args.pack[0]))
-        return
-
     if args.profile:
         profile(args.models[0], args.batch_sizes[0], args.device, args.repeats,
                 pack=args.pack[0])
         return
-    load_before = common.load()
-    rows = [bench(name, batch, args.device, args.compare, args.repeats, args.memory, pack)
-            for batch in args.batch_sizes for name in args.models for pack in args.pack]
-    print(f"device {args.device}, float32, median of {args.repeats} steps; threads {threads}; "
-          f"{os.cpu_count()} cores, load {load_before} before, {common.load()} after; "
-          f"matmul 1024^3 float32: {np.median([r['matmul_gflops'] for r in rows]):.0f} GFLOP/s")
+
+    versions = f"NumPy {np.__version__}"
+    if args.compare:
+        versions += f", PyTorch {torch.__version__}"
+    rows = []
+    settings = thread_settings(args.threads)
+    for busy in args.busy:
+        with common.Competitors(busy):
+            for batch in args.batch_sizes:
+                for name in args.models:
+                    for pack in args.pack:
+                        for row in bench(name, batch, args.device, args.compare, settings,
+                                         args.repeats, args.memory, pack):
+                            rows.append(dict(row, busy=busy))
+    rows.sort(key=lambda r: (args.busy.index(r["busy"]), settings.index(r["threads"])))
+    print(f"device {args.device}, float32, {versions}; {os.cpu_count()} cores; each framework "
+          f"in its own process, taking turns; median and quartiles of {args.repeats} steps; "
+          f"threads minigan/PyTorch")
     print_table(rows, args.compare)
     if args.json:
         os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
         with open(args.json, "w") as f:
-            json.dump(dict(device=args.device, dtype="float32", threads=threads,
-                           cores=os.cpu_count(), repeats=args.repeats, load_before=load_before,
-                           load_after=common.load(), compare=args.compare,
-                           numpy=np.__version__, rows=rows), f, indent=2)
+            json.dump(dict(device=args.device, dtype="float32", cores=os.cpu_count(),
+                           repeats=args.repeats, compare=args.compare, versions=versions,
+                           argv=sys.argv[1:], rows=rows), f, indent=2)
         print(f"wrote {args.json}")
 
 

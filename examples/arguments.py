@@ -9,7 +9,7 @@ import argparse
 import math
 import sys
 
-from minigan import backend
+from minigan import backend, threads
 
 
 class Parser(argparse.ArgumentParser):
@@ -83,3 +83,23 @@ def first_line(error):
     """The first line of an exception's message (library messages may go on to explain)."""
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
+
+
+def add_threads(parser, default="auto"):
+    """The --threads flag: how many CPU threads the array work may use."""
+    parser.add_argument("--threads", type=threads.parse, default=default,
+                        help="CPU threads for the array work: a number, or auto: the cores that "
+                             "other processes leave free, looked at again as the script runs "
+                             "(docs/performance.md)")
+
+
+def use_threads(setting):
+    """Set the CPU up as --threads says, and let a step's arrays reuse the last step's memory
+    (minigan.backend.keep_freed_memory). Returns what to call once a step: for "auto" it looks
+    again every few seconds at what the other processes leave free; for a number it does nothing.
+    """
+    backend.keep_freed_memory()
+    if setting == "auto":
+        return threads.AutoThreads().poll
+    threads.set_num_threads(setting)
+    return lambda: None

@@ -398,6 +398,7 @@ def main(argv=None):
                              "turn (default: all ten)")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
                         help="where the generator runs (the metrics run on the CPU)")
+    arguments.add_threads(parser)
     parser.add_argument("--data-dir", default=None, help="directory with the MNIST files")
     parser.add_argument("--classifier", default=None,
                         help="another classifier file (default: the committed weights)")
@@ -435,6 +436,7 @@ def main(argv=None):
     if args.data_dir is not None and not os.path.isdir(args.data_dir):
         fail("evaluate.py", f"--data-dir {args.data_dir}: no such directory")
     arguments.device("evaluate.py", args.device)
+    arguments.use_threads(args.threads)       # once: the work is too short to look again
     try:
         return evaluate(args, data_range)
     except mnist.MNISTNotFoundError:
@@ -458,7 +460,11 @@ def digit_list(text):
 
 def read_samples(path, n, data_range):
     """The first n images of a .npy file, as (n, 1, 28, 28) in [0, 1]."""
+    with open(path, "rb") as f:
+        is_npy = f.read(6) == b"\x93NUMPY"                 # the .npy format's magic string
     try:
+        if not is_npy:
+            raise ValueError("it does not start as a .npy file does")
         x = np.load(path, allow_pickle=False)
     except (ValueError, OSError) as e:
         raise UserInputError(f"--samples {path}: not a .npy array file ({first_line(e)})") from None

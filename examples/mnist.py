@@ -81,7 +81,7 @@ PAPER_SETTINGS = {
     "wasserstein": dict(lr=5e-5, lr_d=5e-5, beta1=None, k=5, weight_clip=0.01),  # Arjovsky
 }                                                                     # et al. 2017, RMSprop
 # Where and how the script runs, not settings of the run: never recorded, never compared.
-NOT_RECORDED = ("device", "out", "data_dir", "resume", "overwrite")
+NOT_RECORDED = ("device", "threads", "out", "data_dir", "resume", "overwrite")
 # The files a run writes into --out (what --overwrite deletes).
 RUN_FILES = ("ckpt.npz", "ckpt_*.npz", "log.jsonl", "samples*.png", "losses.png")
 # Temporary files of a save that was killed (minigan.save and the log's rewrite leave them).
@@ -143,6 +143,7 @@ def make_parser(recipe=None):
                    help="seeds the weights, the data order and every random draw")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
                    help="where to train: the CPU, or an NVIDIA GPU through CuPy")
+    arguments.add_threads(p)
     p.add_argument("--out", default="out/mnist", help="the run's directory")
     p.add_argument("--resume", action="store_true", help="go on with the run in --out")
     p.add_argument("--overwrite", action="store_true",
@@ -255,6 +256,7 @@ def main(argv=None, recipe=None):
     if s["data_dir"] is not None and not os.path.isdir(s["data_dir"]):
         fail(me, f"--data-dir {s['data_dir']}: no such directory")
     device = arguments.device(me, s["device"])
+    poll_threads = arguments.use_threads(s["threads"])
 
     run = None
     if s["resume"]:
@@ -463,6 +465,7 @@ def main(argv=None, recipe=None):
             if ema is not None:
                 ema.update()
             step += 1
+            poll_threads()                                         # --threads auto: still free?
 
             log_due = step % s["log_every"] == 0 or step == s["steps"]
             checkpoint_due = (step % s["checkpoint_every"] == 0 or step == s["steps"]

@@ -39,6 +39,7 @@ def main(argv=None):
     parser.add_argument("--seed", type=whole(at_least=0), default=0, help="seeds the noise")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
                         help="where G runs: the CPU, or an NVIDIA GPU through CuPy")
+    arguments.add_threads(parser)
     parser.add_argument("--truncation", type=number(above=0), metavar="T",
                         help="draw each entry of z again until |z| <= T (default: no "
                              "truncation)")
@@ -55,6 +56,7 @@ def main(argv=None):
         if path is not None and os.path.isdir(path):
             fail("sample.py", f"{flag} {path} is a directory")
     device = arguments.device("sample.py", args.device)
+    arguments.use_threads(args.threads)       # once: the work is too short to look again
     try:
         G, info = checkpoint.load_generator(args.checkpoint, device=device,   # in eval mode
                                             average=False if args.no_average else None)

@@ -366,7 +366,7 @@ def disjoint_supports(mus=(0.5, 1.0, 2.0, 4.0), sigma=0.05):
 
 
 def print_disjoint(rows):
-    print(f"\ndisjoint supports: p_data = N(0, 0.05^2), p_g = N(mu, 0.05^2)")
+    print("\ndisjoint supports: p_data = N(0, 0.05^2), p_g = N(mu, 0.05^2)")
     print(f"{'mu':>5} {'2 JSD':>9} {'hinge L_D*':>11} {'LSGAN C(G)':>11} {'W1':>9}")
     for mu, jsd2, hinge, ls, w1 in rows:
         print(f"{mu:>5.1f} {jsd2:>9.6f} {hinge:>11.6f} {ls:>11.6f} {w1:>9.6f}")

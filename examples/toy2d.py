@@ -38,15 +38,12 @@ import argparse
 import os
 import time
 
-# One BLAS thread unless told otherwise: for (256, 128) matrices, threads cost more in
-# synchronisation than they gain, and on a busy machine far more (measured on two loaded cores:
-# 180 ms a step with the default threads, 30 ms with one). Set before NumPy loads its BLAS.
-os.environ.setdefault("OMP_NUM_THREADS", "1")
+import numpy as np
 
-import numpy as np  # noqa: E402
+import minigan
+from minigan import gan, nn, optim
 
-import minigan  # noqa: E402
-from minigan import gan, nn, optim  # noqa: E402
+import arguments
 
 # --- settings ---------------------------------------------------------------------------------
 parser = argparse.ArgumentParser(description=__doc__.split("\n")[0],
@@ -78,7 +75,11 @@ parser.add_argument("--eval-samples", type=int, default=2500, help="samples for 
 parser.add_argument("--fps", type=int, default=5, help="frames per second of the GIF")
 parser.add_argument("--seed", type=int, default=0)
 parser.add_argument("--out", default="out/toy2d", help="output directory")
+# One thread unless told otherwise: for matrices this small a second BLAS thread costs more in
+# synchronisation than it gains (docs/toy2d.md).
+arguments.add_threads(parser, default=1)
 args = parser.parse_args()
+arguments.use_threads(args.threads)
 if args.frames < 2:
     parser.error("--frames must be at least 2 (the first and the last step)")
 if args.saturating and args.loss != "gan":
@@ -325,7 +326,7 @@ elapsed = time.perf_counter() - t0
 best = max(h[1] for h in history)
 step, covered, quality = history[-1]
 print(f"final: modes covered: {covered}/{K} (best {best}/{K}), high-quality samples {quality:.1%}")
-print(f"coverage over time: " + " ".join(f"{s}:{c}" for s, c, _ in history))
+print("coverage over time: " + " ".join(f"{s}:{c}" for s, c, _ in history))
 print(f"time: {elapsed:.1f} s in all, {train_time:.1f} s training "
       f"({1000 * train_time / max(args.steps, 1):.1f} ms/step); "
       f"frames in {args.out}/frame_*.png, animation {gif_path}")

@@ -13,6 +13,8 @@ from . import nn
 from . import averaging, optim
 from . import data, gan
 from . import metrics
+from . import threads
+from .threads import get_num_threads, set_num_threads
 from .io import CheckpointError, load, save
 from .backend import DeviceMismatchError
 from .gradcheck import GradcheckError, check_adjoint, gradcheck
@@ -38,4 +40,5 @@ __all__ = [
     "backend", "functional", "ops", "nn",
     "optim", "averaging", "save", "load", "CheckpointError",
     "data", "gan", "metrics",
+    "threads", "set_num_threads", "get_num_threads",
 ]

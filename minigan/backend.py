@@ -16,8 +16,12 @@ Public helpers:
     default_device / set_default_device   the device used by constructors (``minigan.tensor``)
     rng(seed, device)           a seeded random Generator on a device
     flush_subnormals(array)     set the floats below the smallest normal one to 0, in place
+    keep_freed_memory()         let the C allocator reuse freed arrays instead of returning them
     cuda_available()            whether CuPy and a GPU are usable
 """
+
+import ctypes
+import ctypes.util
 
 import numpy as np
 
@@ -153,3 +157,37 @@ def flush_subnormals(a):
     """
     a *= a >= get_array_module(a).finfo(a.dtype).tiny
     return a
+
+
+# glibc's mallopt parameters (malloc.h) and the values keep_freed_memory gives them.
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_MMAP_THRESHOLD = 32 * 2 ** 20    # glibc's own ceiling for its adaptive threshold (64-bit)
+_TRIM_THRESHOLD = 512 * 2 ** 20
+
+
+def keep_freed_memory():
+    """Let the C allocator keep the memory of freed arrays for the next ones (glibc, i.e. Linux;
+    elsewhere nothing happens). Returns True if the setting took effect.
+
+    A training step allocates the same arrays every time: activations, im2col columns,
+    gradients, a few MB each, all freed by the end of the step. By default glibc hands a block
+    of 32 MB or more back to the operating system as soon as it is freed, and trims the heap
+    whenever more than twice its adaptive threshold lies free at its top, which the end of
+    every step is. So each step's arrays come back as fresh pages that the kernel must fault
+    in and zero: thousands of page faults a step, a noticeable share of a convolutional
+    step's time (docs/performance.md, "Memory that is freed and faulted in again"). With this
+    setting blocks under 32 MB come from the heap and the heap keeps up to 512 MB of freed
+    memory, so the next step reuses the same pages. The resident set then stays at the step's
+    peak between steps instead of dropping; the peak itself does not change.
+
+    This is a setting of the whole process, as ``set_num_threads`` is, so minigan never makes
+    it by itself: the example scripts and the benchmark call it once at start.
+    """
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):  # not glibc: macOS, Windows, musl
+        return False
+    mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
+    return bool(mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD)
+                and mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD))

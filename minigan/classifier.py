@@ -46,7 +46,7 @@ import numpy as np
 from . import backend, nn
 from .io import CheckpointError, load
 from .ops.loss import log_softmax
-from .tensor import Tensor, no_grad
+from .tensor import Tensor, array_of, no_grad
 
 __all__ = ["MNISTClassifier", "load_classifier", "WEIGHTS", "WEIGHTS_SHA256", "TEST_ACCURACY",
            "FEATURES", "sha256_of"]
@@ -140,7 +140,7 @@ class MNISTClassifier(nn.Module):
 
 def _as_images(images):
     """Images as float32 (N, 1, 28, 28) in [0, 1] on the host; uint8 is divided by 255."""
-    a = images.data if isinstance(images, Tensor) else images
+    a = array_of(images)
     a = backend.to_numpy(a)
     if a.dtype == np.uint8:
         a = a.astype(np.float32) / np.float32(255)

@@ -89,10 +89,10 @@ def cross_entropy(input, target, reduction="mean"):
         reduction: ``"mean"`` (default), ``"sum"`` or ``"none"``.
     """
     from . import backend
-    from .tensor import Tensor
+    from .tensor import array_of
 
     args.tensor(input, "cross_entropy")
-    target = backend.to_device(target.data if isinstance(target, Tensor) else target,
+    target = backend.to_device(array_of(target),
                                input.device)
     if target.dtype.kind == "f":  # a Tensor of labels is stored as floats; they must be whole
         xp = backend.get_array_module(target)

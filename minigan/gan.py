@@ -66,7 +66,7 @@ import numpy as np
 from . import functional as F
 from .backend import get_array_module
 from .ops.activations import _sigmoid, _softplus
-from .tensor import Tensor, backward, no_grad
+from .tensor import Tensor, array_of, backward, no_grad
 
 __all__ = [
     "LOSSES", "value", "discriminator_loss", "generator_loss", "discriminator_loss_grad",
@@ -205,9 +205,6 @@ def generator_loss(fake_logits, saturating=False, loss="gan"):
 
 # --- the gradients, by hand --------------------------------------------------------------------
 
-def _array(a):
-    return a.data if isinstance(a, Tensor) else a
-
 
 def discriminator_loss_grad(real_logits, fake_logits, label_smoothing=0.0, loss="gan"):
     """The gradients of :func:`discriminator_loss` with respect to D's outputs.
@@ -226,7 +223,7 @@ def discriminator_loss_grad(real_logits, fake_logits, label_smoothing=0.0, loss=
         - ``"wasserstein"``: ``-1/N`` and ``1/M`` everywhere, whatever the outputs.
     """
     _check_loss("discriminator_loss_grad", loss, label_smoothing=label_smoothing)
-    r, f = _array(real_logits), _array(fake_logits)
+    r, f = array_of(real_logits), array_of(fake_logits)
     xp = get_array_module(r)
     n, m = _one_over_size(r), _one_over_size(f)  # 1/N, 1/M in their dtypes
     if loss == "gan":
@@ -253,7 +250,7 @@ def generator_loss_grad(fake_logits, saturating=False, loss="gan"):
     them, ``-sigma(-f)/M`` (``"gan"``, non-saturating), ``-sigma(f)/M`` (saturating),
     ``(f - 1)/M`` (``"lsgan"``) or ``-1/M`` everywhere (``"hinge"``, ``"wasserstein"``)."""
     _check_loss("generator_loss_grad", loss, saturating=saturating)
-    f = _array(fake_logits)
+    f = array_of(fake_logits)
     m = _one_over_size(f)
     if loss == "gan":
         return -(_sigmoid(f) if saturating else _sigmoid(-f)) * m

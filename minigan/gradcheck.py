@@ -19,7 +19,7 @@ Public API:
 import numpy as np
 
 from . import backend
-from .tensor import Tensor, backward, no_grad
+from .tensor import Tensor, array_of, backward, no_grad
 
 
 class GradcheckError(AssertionError):
@@ -177,7 +177,7 @@ def check_adjoint(f, f_t, x_shape, y_shape, atol=1e-12, rtol=1e-10, seed=0, devi
     y = Tensor(gen.standard_normal(tuple(y_shape)), dtype=np.float64)
     # x and y do not require grad, so no graph is built here; grad mode stays on so that f_t
     # may itself be a VJP computed by backward (the strongest use of this check).
-    fx, fty = _data(f(x)), _data(f_t(y))
+    fx, fty = array_of(f(x)), array_of(f_t(y))
     for name, got, want in (("f(x)", fx.shape, tuple(y_shape)), ("f_t(y)", fty.shape, tuple(x_shape))):
         if tuple(got) != want:
             raise GradcheckError(f"check_adjoint: {name} has shape {tuple(got)}, expected {want}")
@@ -187,9 +187,6 @@ def check_adjoint(f, f_t, x_shape, y_shape, atol=1e-12, rtol=1e-10, seed=0, devi
                              f"(difference {abs(lhs - rhs):.3g}): f_t is not the adjoint of f")
     return lhs, rhs
 
-
-def _data(a):
-    return a.data if isinstance(a, Tensor) else a
 
 
 # `minigan.gradcheck` is this function; the adjoint check hangs off it so that

@@ -31,7 +31,7 @@ import numpy as np
 
 from . import backend
 from .optim import Optimizer
-from .tensor import Tensor
+from .tensor import Tensor, array_of
 
 __all__ = ["save", "load", "CheckpointError", "FORMAT_VERSION"]
 
@@ -111,7 +111,7 @@ def _encode_entry(name, obj, arrays):
         if not all(isinstance(k, str) for k in state):
             raise TypeError(f"minigan.save: {name!r}.state_dict() has non-string keys")
         # Tensors inside a state dict are stored as plain arrays: state dicts hold arrays.
-        state = {k: v.data if isinstance(v, Tensor) else v for k, v in state.items()}
+        state = {k: array_of(v) for k, v in state.items()}
         kind = ("optimizer" if isinstance(obj, Optimizer) else
                 "module" if callable(getattr(obj, "parameters", None)) else "state_dict")
         return {"kind": kind, "class": type(obj).__name__,

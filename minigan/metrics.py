@@ -35,21 +35,16 @@ import numpy as np
 from scipy.special import entr, rel_entr
 
 from .backend import get_array_module, to_numpy
-from .tensor import ShapeError, Tensor
+from .tensor import ShapeError, array_of
 
 #: The Parzen bandwidth grid of Goodfellow et al. (2014): 10 log-spaced values in [0.1, 1].
 PARZEN_SIGMAS = np.logspace(-1, 0, 10)
 
 
-def _raw(a):
-    """The array inside a minigan Tensor; anything else unchanged. (Not ``getattr(a, "data")``:
-    NumPy and CuPy arrays have a ``.data`` too, their raw memory buffer.)"""
-    return a.data if isinstance(a, Tensor) else a
-
 
 def _as_rows(a, xp, name, op):
     """``a`` as a float64 matrix with one flattened example per row: (N, ...) -> (N, D)."""
-    a = _raw(a)
+    a = array_of(a)
     a = xp.asarray(a, dtype=xp.float64)
     if a.ndim < 2 or a.shape[0] == 0:
         raise ShapeError(f"{op}: {name} must have shape (N, ...) with N >= 1, got {a.shape}")
@@ -136,7 +131,7 @@ def parzen_log_density(x, centres, sigma, chunk=500):
     Returns:
         (N,) float64 array of log p(x), on the device of the inputs.
     """
-    xp = get_array_module(_raw(x), _raw(centres))
+    xp = get_array_module(array_of(x), array_of(centres))
     x = _as_rows(x, xp, "x", "parzen_log_density")
     centres = _as_rows(centres, xp, "centres", "parzen_log_density")
     _check_same_dim("parzen_log_density", x=x, centres=centres)
@@ -194,7 +189,7 @@ def parzen_log_likelihood(samples, test, validation=None, sigmas=None, chunk=500
         :class:`ParzenResult` with ``mean``, ``sem``, ``sigma`` and the per-sigma validation scores.
     """
     op = "parzen_log_likelihood"
-    xp = get_array_module(*(_raw(a) for a in (samples, test, validation)), op=op)
+    xp = get_array_module(*(array_of(a) for a in (samples, test, validation)), op=op)
     samples = _as_rows(samples, xp, "samples", op)
     test = _as_rows(test, xp, "test", op)
     sets = {"samples": samples, "test": test}
@@ -231,7 +226,7 @@ def feature_stats(features):
 
     The covariance is the unbiased one (divides by N - 1), as in the reference FID code.
     """
-    f = _as_rows(to_numpy(_raw(features)), np, "features", "feature_stats")
+    f = _as_rows(to_numpy(array_of(features)), np, "features", "feature_stats")
     if f.shape[0] < 2:
         raise ShapeError(f"feature_stats: a covariance needs at least 2 rows, got {f.shape}")
     mu = f.mean(axis=0)
@@ -260,8 +255,8 @@ def fid_from_stats(mu1, s1, mu2, s2):
     the same. Two ``eigh`` calls, eigenvalues clipped at 0. The result is clipped at 0 too: a
     squared distance cannot be negative, only roundoff can make it so.
     """
-    mu1, mu2 = (np.asarray(to_numpy(_raw(m)), dtype=np.float64) for m in (mu1, mu2))
-    s1, s2 = (np.asarray(to_numpy(_raw(s)), dtype=np.float64) for s in (s1, s2))
+    mu1, mu2 = (np.asarray(to_numpy(array_of(m)), dtype=np.float64) for m in (mu1, mu2))
+    s1, s2 = (np.asarray(to_numpy(array_of(s)), dtype=np.float64) for s in (s1, s2))
     F = mu1.shape[0] if mu1.ndim == 1 else -1
     if F < 0 or mu2.shape != mu1.shape or s1.shape != (F, F) or s2.shape != (F, F):
         raise ShapeError(f"fid_from_stats: need mu (F,) and cov (F, F) on both sides; got "
@@ -294,7 +289,7 @@ def fid(features_a, features_b):
 # --------------------------------------------------------------------------------------------
 
 def _as_probs(probs, op):
-    p = np.asarray(to_numpy(_raw(probs)), dtype=np.float64)
+    p = np.asarray(to_numpy(array_of(probs)), dtype=np.float64)
     if p.ndim != 2 or p.shape[0] == 0:
         raise ShapeError(f"{op}: probs must have shape (N, K) with N >= 1, got {p.shape}")
     if p.min() < 0 or not np.allclose(p.sum(axis=1), 1.0, atol=1e-3):
@@ -348,7 +343,7 @@ def prediction_entropy(probs):
 
 
 def _labels(probs_or_labels, n_classes, op):
-    a = np.asarray(to_numpy(_raw(probs_or_labels)))
+    a = np.asarray(to_numpy(array_of(probs_or_labels)))
     if a.ndim == 2:
         if a.shape[1] != n_classes:
             raise ShapeError(f"{op}: probs of shape {a.shape} do not have n_classes={n_classes}")
@@ -391,7 +386,7 @@ def mode_counts(probs_or_labels, n_classes=10, threshold=0.01):
 def kl_to_uniform(histogram):
     """``KL(p || U) = sum_k p_k log(K p_k) = log K - H(p)`` in nats, with p the normalised
     histogram: 0 for a perfectly even spread over the K classes, log K for a single class."""
-    h = np.asarray(to_numpy(_raw(histogram)), dtype=np.float64)
+    h = np.asarray(to_numpy(array_of(histogram)), dtype=np.float64)
     if h.ndim != 1 or h.size == 0 or h.min() < 0 or h.sum() <= 0:
         raise ValueError(f"kl_to_uniform: need a non-negative, non-empty histogram, got {h}")
     p = h / h.sum()
@@ -437,7 +432,7 @@ def nearest_neighbour_distances(samples, reference, chunk=500):
     copied image it would leave a roundoff residue of ~1e-6 instead of 0.
     """
     op = "nearest_neighbour_distances"
-    xp = get_array_module(_raw(samples), _raw(reference), op=op)
+    xp = get_array_module(array_of(samples), array_of(reference), op=op)
     x = _as_rows(samples, xp, "samples", op)
     ref = _as_rows(reference, xp, "reference", op)
     _check_same_dim(op, samples=x, reference=ref)

@@ -23,7 +23,7 @@ import numpy as np
 
 from . import averaging, backend, nn, optim
 from .nn import init
-from .tensor import Tensor
+from .tensor import Tensor, array_of
 
 __all__ = ["ModelSpec", "SPECS", "names", "build", "num_classes_of", "init_output_bias",
            "make_optimizers", "sample_noise", "recompute_batch_norm", "parameter_count"]
@@ -426,7 +426,7 @@ def init_output_bias(G, data, data_range=(0.0, 1.0)):
         data_range: the data's range, mapped to [0, 1] before the mean is taken.
     """
     last = [m for m in G.modules() if getattr(m, "bias", None) is not None][-1]
-    x = backend.to_numpy(data.data if isinstance(data, Tensor) else data)
+    x = backend.to_numpy(array_of(data))
     low, high = data_range
     p = ((x.reshape(x.shape[0], -1).astype(np.float64) - low) / (high - low)).mean(axis=0)
     if p.shape != last.bias.shape:

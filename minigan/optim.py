@@ -367,10 +367,10 @@ class Adam(Optimizer):
             xp.multiply(v, _scalar(beta2, p), out=v)
             v += s
             # Where g stays 0 (a pixel G never draws, an input pixel that is always 0), v decays
-            # by beta2 a step down through the subnormal floats, on which x86 arithmetic is up
-            # to 100x slower: for 16,000 steps at beta2 = 0.999. Such v counts for nothing in
-            # the update (sqrt(v) < 1.1e-19 in float32, against eps = 1e-8), so it is set to 0.
-            # Every 100 steps, not every step: the pass costs a tenth of an mlp step.
+            # by beta2 a step down through the subnormal floats, on which x86 arithmetic is
+            # many times slower, for thousands of steps (docs/performance.md, "Subnormal
+            # numbers"). Such v counts for nothing in the update (sqrt(v) < 1.1e-19 in float32,
+            # against eps = 1e-8), so it is set to 0. Every 100 steps: the pass is not free.
             if t % 100 == 0:
                 backend.flush_subnormals(v)
 

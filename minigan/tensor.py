@@ -637,7 +637,7 @@ def _seed_grad(t, g):
             raise RuntimeError(f"backward() on a non-scalar tensor of shape {t.shape} needs a "
                                f"gradient: call .backward(grad) with an array of that shape")
         return xp.ones_like(t.data)
-    g = g.data if isinstance(g, Tensor) else g
+    g = array_of(g)
     g = _constant(g, t, "backward", 0)  # a real array or number, on t's device, in t's dtype
     if g.shape != t.data.shape:
         raise ShapeError(f"backward: gradient of shape {tuple(g.shape)} for a tensor of "
@@ -685,6 +685,15 @@ def _topological_order(roots, through_released=False):
         if isinstance(item, _Node) and (item.ctx is not None or through_released):
             stack.extend((x, False) for x in item.inputs if x is not None and id(x) not in seen)
     return reversed(order)
+
+
+def array_of(x):
+    """The array inside a Tensor; an array (or anything else) as it is.
+
+    The one way the library unwraps a value that may or may not be a Tensor. (Not
+    ``getattr(x, "data", x)``: NumPy and CuPy arrays have a ``.data`` too, their raw buffer.)
+    """
+    return x.data if isinstance(x, Tensor) else x
 
 
 def unbroadcast(g, shape):

@@ -28,19 +28,58 @@ def train_step_module():
         sys.path.remove(os.path.dirname(SCRIPT))
 
 def test_script_runs_one_tiny_configuration(tmp_path):
+    """Every thread setting and competitor count is a table; each row's step ran in a child
+    process of its own, and the thread count it reports is the one it was given."""
     out = tmp_path / "result.json"
     done = subprocess.run(
         [sys.executable, SCRIPT, "--models", "mlp_sigmoid", "--batch-sizes", "2",
-         "--repeats", "1", "--threads", "1", "--json", str(out)],
+         "--repeats", "2", "--threads", "1", "default", "--busy", "0", "1", "--json", str(out)],
         capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert done.returncode == 0, done.stderr
-    assert "mlp_sigmoid" in done.stdout
+    assert "mlp_sigmoid" in done.stdout and "1 CPU-bound competitor" in done.stdout
     result = json.loads(out.read_text())
-    (row,) = result["rows"]
-    assert result["threads"] == 1 and row["batch"] == 2
-    assert row["minigan_ms"] > 0 and row["matmul_gflops"] > 0 and row["gflop"] > 0
-    assert row["ema_ms"] > 0
-    assert row["minigan_mib"] is not None  # the peak-memory subprocess ran
+    rows = result["rows"]
+    assert [(r["busy"], r["threads"]) for r in rows] == [(0, "1"), (0, "default"), (1, "1"),
+                                                         (1, "default")]
+    for row in rows:
+        assert row["batch"] == 2 and row["gflop"] > 0 and row["minigan_steps"] == 2
+        lo, hi = row["minigan_spread_ms"]
+        assert 0 < lo <= row["minigan_ms"] <= hi
+        assert row["minigan_gflops"] > 0 and row["minigan_matmul_gflops"] > 0
+        assert row["minigan_mib"] is not None
+        assert "torch_ms" not in row
+    assert rows[0]["minigan_threads"] == 1
+    assert 1 <= rows[1]["minigan_threads"] <= (os.cpu_count() or 1)
+
+
+def test_competitors_end_with_their_block(train_step_module):
+    common = sys.modules["common"]
+    with common.Competitors(2) as busy:
+        procs = list(busy.procs)
+        assert len(procs) == 2 and all(p.poll() is None for p in procs)
+    assert all(p.poll() is not None for p in procs)
+
+
+def test_a_failing_child_names_its_error(train_step_module):
+    common = sys.modules["common"]
+    with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+        common.Child([sys.executable, "-c", "1 / 0", "x"], dict(os.environ))
+
+
+def test_compare_torch_runs_both_frameworks_in_their_own_processes(tmp_path):
+    pytest.importorskip("torch")
+    out = tmp_path / "result.json"
+    done = subprocess.run(
+        [sys.executable, SCRIPT, "--models", "mlp_sigmoid", "--batch-sizes", "2",
+         "--repeats", "1", "--threads", "1", "--compare", "torch", "--json", str(out)],
+        capture_output=True, text=True, timeout=180, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    (row,) = json.loads(out.read_text())["rows"]
+    assert row["torch_threads"] == 1 and row["torch_ms"] > 0 and row["ratio"] > 0
+    assert row["torch_mib"] is not None
+    # The twins start from the same weights on the same batch: the same first D loss.
+    assert row["minigan_first_d_loss"] == pytest.approx(row["torch_first_d_loss"], rel=1e-5)
+
 
 def test_cuda_without_a_gpu_is_a_clear_skip():
     from minigan import backend

@@ -331,6 +331,8 @@ def test_bad_files_are_one_line_naming_the_file(evaluate, tmp_path):
     np.save(wrong, np.zeros((20, 3, 5), np.float32))
     noise = tmp_path / "noise.npy"
     noise.write_bytes(np.random.default_rng(0).bytes(5000))
+    text = tmp_path / "text.npy"                  # numpy would suggest unpickling this one
+    text.write_text("root:x:0:0:root:/root:/bin/bash\n")
     few = tmp_path / "few.npy"
     np.save(few, np.zeros((5, 784), np.float32))
     G, D = models.build("mlp_sigmoid", latent_dim=8, seed=0)
@@ -341,6 +343,7 @@ def test_bad_files_are_one_line_naming_the_file(evaluate, tmp_path):
     minigan.save(diverged, **broken)
     cases = [(["--samples", str(tmp_path / "none.npy")], "--samples .*none.npy: no such file"),
              (["--samples", str(noise)], "noise.npy: not a .npy array file"),
+             (["--samples", str(text)], "text.npy: not a .npy array file \\(it does not start"),
              (["--samples", str(wrong)], r"wrong.npy: holds a float32 array of shape \(20, 3, 5\)"),
              (["--samples", str(nan)], "nan.npy: holds NaN"),
              (["--samples", str(few)], "few.npy holds 5 images, fewer than --n 10"),

@@ -87,3 +87,26 @@ def test_linear(device, geometry, seed):
     else:
         assert_close(F.linear(t64(a, device), t64(w, device)), a @ w.T)
         check_grads(F.linear, [a, w], device)
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_linear_computed_as_w_times_x_transposed_is_the_oracle(order):
+    """Linear computes y = x W^T as (W x^T)^T, a column-major view of a fresh array, and its
+    input gradient likewise. Checked against the readable form on inputs in both memory orders
+    (the column-major one is what the previous Linear hands on), for fresh, unaliased results
+    that an in-place op may write to."""
+    rng = np.random.default_rng(0)
+    a = np.asarray(rng.standard_normal((5, 7)), order=order)
+    w, b, g = rng.standard_normal((3, 7)), rng.standard_normal(3), rng.standard_normal((5, 3))
+    x, W, B = (minigan.tensor(v, requires_grad=True) for v in (a, w, b))
+    y = F.linear(x, W, B)
+    np.testing.assert_allclose(y.data, a @ w.T + b, rtol=1e-13, atol=1e-13)
+    y.backward(g)
+    np.testing.assert_allclose(x.grad, g @ w, rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(W.grad, g.T @ a, rtol=1e-13, atol=1e-13)
+    assert W.grad.flags.c_contiguous  # born in W's layout: no copy into place
+    for out in (y.data, x.grad):
+        assert not any(np.shares_memory(out, v) for v in (a, w, b, g, W.grad))
+    y.data += 1  # an in-place op on the output touches nothing else
+    np.testing.assert_array_equal(x.data, a)
+    np.testing.assert_array_equal(W.data, w)

@@ -44,7 +44,7 @@ def train(script, capsys):
     def run(out, *extra, arch="mlp", steps=24, recipe=None):
         script.main(["--arch", arch, "--steps", str(steps), "--out", str(out), "--batch-size",
                      "16", "--log-every", "4", "--sample-every", "12", "--checkpoint-every", "8",
-                     *extra], recipe=recipe)
+                     "--threads", "1", *extra], recipe=recipe)
         printed = capsys.readouterr()
         return printed.out + printed.err
     return run
@@ -523,6 +523,8 @@ def test_stale_temporary_files_go_and_a_cut_log_line_is_dropped(tmp_path, train)
     (["--log-every", "0"], "argument --log-every: must be at least 1, got 0"),
     (["--arch", "resnet"], "argument --arch: invalid choice: 'resnet'"),
     (["--pack", "2"], "unrecognized arguments: --pack 2"),
+    (["--threads", "0"], "--threads must be 'auto' or a positive integer, got '0'"),
+    (["--threads", "many"], "--threads must be 'auto' or a positive integer, got 'many'"),
 ])
 def test_bad_flags_are_one_line(script, capsys, tmp_path, argv, message):
     assert message in fails(script, capsys, "--out", tmp_path / "run", *argv)
@@ -615,6 +617,7 @@ def test_sample_script_answers_mistakes_in_one_line(tmp_path, train, sample, cap
             (["--batch-size", "0"], 2, "argument --batch-size: must be at least 1"),
             (["--truncation", "0"], 2, "argument --truncation: must be above 0, got 0"),
             (["--seed", "-2"], 2, "argument --seed: must be at least 0"),
+            (["--threads", "-1"], 2, "--threads must be 'auto' or a positive integer"),
             (["--checkpoint", str(tmp_path / "none.npz")], 1, "none.npz: no such file"),
             (["--checkpoint", str(noise)], 1, "noise.npz"),
             (["--checkpoint", str(diverged)], 1, "diverged.npz: its generator has non-finite"),
@@ -630,3 +633,22 @@ def test_sample_script_answers_mistakes_in_one_line(tmp_path, train, sample, cap
         assert (stop.value.code == 2) == (code == 2), argv
         assert len(text.strip().splitlines()) == 1 and re.search(message, text), (argv, text)
     assert not os.path.exists(out)                      # nothing written by a refused call
+
+
+def test_threads_set_the_blas_and_are_not_part_of_the_run(tmp_path, train, monkeypatch):
+    """--threads is how the script runs, not what it trains: it sets minigan's thread count
+    (auto: from the cores the other processes leave free, looked at again while training), is
+    not recorded in the checkpoint, and may differ on --resume."""
+    polls = []
+    real_poll = minigan.threads.AutoThreads.poll
+    monkeypatch.setattr(minigan.threads.AutoThreads, "poll",
+                        lambda self: polls.append(1) or real_poll(self))
+    train(tmp_path, "--threads", "auto", steps=4)
+    assert len(polls) == 4                                 # once a step
+    assert 1 <= minigan.get_num_threads() <= minigan.threads.available_cores()
+    assert "threads" not in minigan.load(tmp_path / "ckpt.npz")["config"]
+    try:
+        train(tmp_path, "--resume", "--threads", "2", steps=8)
+        assert minigan.get_num_threads() == 2
+    finally:
+        minigan.set_num_threads(1)                          # as the other runs here use

@@ -195,3 +195,72 @@ def test_errors_name_the_op_and_shapes():
         F.batch_norm(minigan.tensor(np.zeros((1, 3))), None, None, training=True)
     with pytest.raises(ShapeError, match="BatchNorm2d.*4-D"):
         nn.BatchNorm2d(3)(x)
+
+
+# --- the per-channel sums: BLAS where the memory is laid out channel by channel -------------
+
+def _layouts(rng, dtype):
+    """The same kinds of (N, C, *) arrays in the memory orders a step hands to batch norm."""
+    chwn = rng.standard_normal((3, 4, 5, 6)).astype(dtype)            # (C, H, W, N) in memory
+    padded = rng.standard_normal((3, 6, 7, 6)).astype(dtype)
+    nc_f = np.asfortranarray(rng.standard_normal((6, 7)).astype(dtype))
+    return {
+        "NCHW": (rng.standard_normal((6, 3, 4, 5)).astype(dtype), False),
+        "CHWN": (chwn.transpose(3, 0, 1, 2), True),                    # a convolution's output
+        "CHWN cropped": (padded[:, 1:5, 1:6].transpose(3, 0, 1, 2), False),  # col2im's crop
+        "NC": (rng.standard_normal((6, 7)).astype(dtype), False),
+        "NC column-major": (nc_f, True),                               # a Linear's output
+        "N1HW": (rng.standard_normal((6, 1, 4, 5)).astype(dtype), True),
+    }
+
+
+def test_channel_rows_is_a_view_exactly_where_the_memory_allows():
+    for name, (a, fits) in _layouts(np.random.default_rng(0), np.float64).items():
+        rows = norm._channel_rows(a)
+        assert (rows is not None) == fits, name
+        if fits:
+            assert rows.shape == (a.shape[1], a.size // a.shape[1]) and np.shares_memory(rows, a)
+            for c in range(a.shape[1]):  # row c is channel c, entries in any order
+                np.testing.assert_array_equal(np.sort(rows[c]), np.sort(a[:, c].ravel()))
+
+
+@pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-12), (np.float32, 2e-5)])
+def test_channel_sums_equal_the_readable_form(dtype, rtol):
+    """Every pair of layouts, fast path or not: the sums of a and of a * b over all axes but 1."""
+    rng = np.random.default_rng(1)
+    arrays = list(_layouts(rng, dtype).values())
+    for a, _ in arrays:
+        axes = (0,) + tuple(range(2, a.ndim))
+        got = norm._channel_sums(a)
+        assert got.dtype == dtype and got.shape == (a.shape[1],)
+        np.testing.assert_allclose(got, a.astype(np.float64).sum(axis=axes), rtol=rtol,
+                                   atol=rtol * a.size)
+        for b, _ in arrays:
+            if b.shape != a.shape:
+                continue
+            want = (a.astype(np.float64) * b).sum(axis=axes)
+            got = norm._channel_sums(a, b)
+            assert got.dtype == dtype
+            np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol * a.size)
+
+
+def test_batch_norm_is_the_same_in_every_memory_order():
+    """Forward and backward on a channel-by-channel input (the BLAS sums) agree with the same
+    values in C order (NumPy's sums) to float64 rounding, and gradcheck passes on it."""
+    rng = np.random.default_rng(2)
+    x = rng.normal(1.0, 2.0, size=(3, 4, 5, 6))                 # (C, H, W, N)
+    g = rng.standard_normal((6, 3, 4, 5))
+    results = []
+    for data in (x.transpose(3, 0, 1, 2), np.ascontiguousarray(x.transpose(3, 0, 1, 2))):
+        xt = minigan.tensor(data, requires_grad=True)
+        gamma, beta = t64(rng.uniform(0.5, 2, 3)), t64(rng.normal(size=3))
+        gamma.data[:], beta.data[:] = [1.5, -0.7, 2.0], [0.1, 0.2, -0.3]
+        y = F.batch_norm(xt, None, None, gamma, beta, training=True)
+        y.backward(g)
+        results.append([host(y), host(xt.grad), host(gamma.grad), host(beta.grad)])
+    assert norm._channel_rows(x.transpose(3, 0, 1, 2)) is not None  # the fast path ran
+    for fast, readable in zip(*results):
+        np.testing.assert_allclose(fast, readable, rtol=1e-12, atol=1e-12)
+    xt = minigan.tensor(x.transpose(3, 0, 1, 2), requires_grad=True)
+    assert gradcheck(lambda x, g, b: F.batch_norm(x, None, None, g, b, training=True),
+                     (xt, t64(rng.uniform(0.5, 2, 3)), t64(rng.normal(size=3))), seed=3)

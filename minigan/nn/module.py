@@ -23,7 +23,7 @@ from collections import OrderedDict, namedtuple
 import numpy as np
 
 from .. import backend
-from ..tensor import Tensor
+from ..tensor import Tensor, array_of
 
 
 class Parameter(Tensor):
@@ -319,7 +319,7 @@ class Module:
         mismatched = []
         for k, t in own.items():
             if k in state_dict:
-                shape = tuple(np.shape(_raw(state_dict[k])))
+                shape = tuple(np.shape(array_of(state_dict[k])))
                 if shape != t.shape:
                     mismatched.append((k, shape, t.shape))
         if mismatched or (strict and (missing or unexpected)):
@@ -334,7 +334,7 @@ class Module:
             raise StateDictError("\n".join(lines), missing, unexpected, mismatched)
         for k, t in own.items():
             if k in state_dict:
-                t.data[...] = backend.to_device(_raw(state_dict[k]), t.device)
+                t.data[...] = backend.to_device(array_of(state_dict[k]), t.device)
                 t._version_counter.count += 1  # changed in place: see Tensor._version
         return IncompatibleKeys(missing, unexpected)
 
@@ -356,9 +356,6 @@ class Module:
             return main + (lines[0] if lines else "") + ")"
         return main + "\n  " + "\n  ".join(lines) + "\n)"
 
-
-def _raw(v):
-    return v.data if isinstance(v, Tensor) else v
 
 
 def _as_buffer(value):

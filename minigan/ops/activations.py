@@ -14,9 +14,10 @@ def _sigmoid(x):
     """sigma(x) = 1 / (1 + e^-x) without overflow: only e^-|x| <= 1 is ever computed.
 
     Below x = log(smallest normal float), -87.3 in float32, e^-|x| is *subnormal*: correct,
-    but x86 CPUs compute with subnormal numbers up to 100x more slowly, and a sigmoid's output
-    is the next layer's input. A trained goodfellow2014 generator puts 4% of its pixels there,
-    which made the matrix product in D's first layer 12x slower. So such e is set to 0, an
+    but x86 CPUs compute with subnormal numbers many times more slowly, and a sigmoid's output
+    is the next layer's input: a trained goodfellow2014 generator puts some of its pixels
+    there, which slowed the matrix product in D's first layer down (docs/performance.md,
+    "Subnormal numbers"). So such e is set to 0, an
     absolute error below 1.2e-38 in float32 (docs/derivations/activations.md; test:
     test_sigmoid_flushes_subnormals_to_zero).
     """
@@ -50,7 +51,7 @@ class LeakyReLU(Function):
     """y = x if x > 0 else a x.  VJP: gx = g (1 if x > 0 else a).
 
     Written as arithmetic on the mask rather than ``where(mask, x, a x)``: on a random mask
-    NumPy's ``where`` mispredicts a branch per entry and is ~10x slower than a multiply.
+    NumPy's ``where`` mispredicts a branch per entry and is much slower than a multiply.
     """
 
     @staticmethod

@@ -59,7 +59,13 @@ class Linear(Function):
         if x.ndim == 0 or x.shape[-1] != w.shape[-1] or w.ndim != 2:
             raise ShapeError(f"Linear: input of shape {tuple(x.shape)} does not fit weight of "
                              f"shape {tuple(w.shape)} (out_features, in_features)")
-        y = x @ w.T  # (..., out)
+        if x.ndim == 2:
+            # The same product as y^T = W x^T: OpenBLAS runs that arrangement faster for a
+            # small batch (docs/performance.md). y is the transpose of a fresh (out, N) array,
+            # and the next layer's x.T is then contiguous.
+            y = (w @ x.T).T  # (N, out), column-major
+        else:
+            y = x @ w.T  # (..., out)
         if b is not None:
             y += b
         ctx.save_for_backward(x, w)
@@ -70,7 +76,9 @@ class Linear(Function):
     def backward(ctx, g):
         x, w = ctx.saved
         g2 = g.reshape(-1, w.shape[0])  # (batch, out), every leading axis a batch axis
-        gx = g @ w if ctx.needs_input_grad[0] else None  # (..., in)
+        gx = None
+        if ctx.needs_input_grad[0]:  # (..., in); column-major like forward's y, for 2-D g
+            gx = (w.T @ g.T).T if g.ndim == 2 else g @ w
         gw = g2.T @ x.reshape(-1, w.shape[1]) if ctx.needs_input_grad[1] else None  # (out, in)
         if not ctx.has_bias:
             return gx, gw

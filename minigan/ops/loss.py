@@ -10,7 +10,7 @@ import numbers
 import numpy as np
 
 from ..backend import get_array_module
-from ..tensor import Function, ShapeError, Tensor, unbroadcast
+from ..tensor import Function, ShapeError, array_of, unbroadcast
 from .activations import _sigmoid
 
 
@@ -32,7 +32,7 @@ def check_unit_interval(value, op, name):
     Checked where it costs no device synchronisation: Python numbers always, NumPy arrays and
     CPU Tensors with one pass over the host memory. A CuPy array is not checked: reading its
     min and max would stop the GPU on every call."""
-    data = value.data if isinstance(value, Tensor) else value
+    data = array_of(value)
     if isinstance(data, numbers.Real) or isinstance(data, np.ndarray):
         data = np.asarray(data)
         if data.size and data.dtype.kind in "biuf" and not (data.min() >= 0 and data.max() <= 1):
