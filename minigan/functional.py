@@ -124,10 +124,10 @@ def one_hot(labels, num_classes, dtype=None, device=None):
         against the range: reading them would stop the GPU (as ``check_unit_interval``).
     """
     from . import backend
-    from .tensor import DEFAULT_DTYPE, Tensor
+    from .tensor import DEFAULT_DTYPE, Tensor, array_of
 
     num_classes = args.integer(num_classes, "one_hot", "num_classes", minimum=1)
-    y = labels.data if isinstance(labels, Tensor) else labels
+    y = array_of(labels)
     device = device or (backend.device_of(y) if backend.is_array(y) else "cpu")
     y = backend.to_device(y, device)
     xp = backend.get_array_module(y)
