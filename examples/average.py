@@ -32,7 +32,7 @@ from minigan import averaging, backend, checkpoint, models
 
 from arguments import Parser, fail, first_line, whole
 
-SAME_RUN = ("arch", "recipe", "latent_dim", "seed")      # what must agree across checkpoints
+SAME_RUN = ("arch", "recipe", "latent_dim", "num_classes", "seed")  # what must agree
 BN_SEED = 0                                              # the noise that batch norm is fit on
 
 
@@ -76,7 +76,8 @@ def averaged_networks(averaged, config):
     (minigan.models.recompute_batch_norm), not the mean of the snapshots' own."""
     networks, fitted = {}, 0
     for key, state in averaged.items():
-        G, _ = models.build(config["arch"], config["latent_dim"])
+        G, _ = models.build(config["arch"], config["latent_dim"],
+                            num_classes=config.get("num_classes"))
         net = averaging.EMA(G) if key == "G_ema" else G
         net.load_state_dict(state)
         module = net.module if key == "G_ema" else net

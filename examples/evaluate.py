@@ -8,6 +8,7 @@
     python examples/evaluate.py --held-out --blur 0.5     # what the Parzen estimate rewards
     python examples/evaluate.py --checkpoint out/mnist/ckpt.npz --rejection 0.8   # D keeps some
     python examples/evaluate.py --checkpoint out/mnist/ckpt.npz --truncation 1.0  # |z| <= 1
+    python examples/evaluate.py --checkpoint out/cond/ckpt.npz --digits 3,8   # a conditional G
 
 The protocol (docs/metrics.md): 10,000 samples with pixels in [0, 1] (a checkpoint's samples
 are mapped from the model's ``data_range``, e.g. ``(x + 1) / 2`` for a tanh generator; a
@@ -24,6 +25,10 @@ are mapped from the model's ``data_range``, e.g. ``(x + 1) / 2`` for a tanh gene
     modes    digits holding >= 1% of the samples, and KL(digit histogram || uniform)
     NN       median L2 distance of a sample to its nearest image of train[0:50000], and to its
              nearest test image: a copying generator is near the first and not the second
+    digits   a conditional GAN's checkpoint (examples/mnist.py --conditional) is asked for each
+             digit of --digits in turn (default: all ten, so 1,000 samples of each): the share
+             of each digit's samples that the classifier calls that digit, beside its accuracy
+             on the held-out images of the digit
 
 Each beside the *real-data ceiling*: the same numbers with the 10,000 held-out training images
 train[50000:60000] in place of samples (for its Parzen score, sigma is chosen on 1,000 images
@@ -41,6 +46,7 @@ So does --truncation T: G is fed noise whose entries are drawn again until |z| <
 truncation trick), typical samples from the middle of its noise rather than its distribution.
 """
 
+import argparse
 import importlib
 import json
 import os
@@ -64,8 +70,9 @@ MODE_THRESHOLD = 0.01        # a digit is a covered mode with >= 1% of the sampl
 DOUBT_BELOW = 0.9            # a sample is doubted when its likeliest digit has p below this
 VALIDATION_N = 1000          # Parzen validation images
 VALIDATION_SEED = 0          # which 1,000 (and which n held-out images when n < 10,000)
-CACHE_VERSION = 5           # 2: the NN distance to the test images; 3: Parzen by digit;
-                            # 4: Parzen on the validation images; 5: the classifier's doubt
+CACHE_VERSION = 6           # 2: the NN distance to the test images; 3: Parzen by digit;
+                            # 4: Parzen on the validation images; 5: the classifier's doubt;
+                            # 6: the classifier's accuracy by digit
 
 class UserInputError(ValueError):
     """A file or setting given on the command line does not hold what it should."""
@@ -80,13 +87,14 @@ def load_reference(data_dir=None):
     """The real images the metrics need, in [0, 1], float32 (N, 1, 28, 28). Memoised."""
     if data_dir in _memo["reference"]:
         return _memo["reference"][data_dir]
-    train, _ = mnist.load_mnist("train", data_dir=data_dir)            # (60000, 28, 28) uint8
+    train, train_labels = mnist.load_mnist("train", data_dir=data_dir)  # (60000, 28, 28) uint8
     test, test_labels = mnist.load_mnist("test", data_dir=data_dir)    # (10000, 28, 28) uint8
     rng = np.random.default_rng(VALIDATION_SEED)
     pick = rng.choice(10000, VALIDATION_N, replace=False)
     ref = _memo["reference"][data_dir] = {
         "train": mnist.scale(train[:50000], (0.0, 1.0)),               # what models train on
         "held_out": mnist.scale(train[50000:60000], (0.0, 1.0)),       # never trained on
+        "held_out_labels": train_labels[50000:60000],                  # (10000,)
         "test": mnist.scale(test, (0.0, 1.0)),                         # all 10,000, unsplit
         "test_labels": test_labels,                                    # (10000,)
         "validation": mnist.scale(train[50000:60000][pick], (0.0, 1.0)),
@@ -117,8 +125,10 @@ def to_unit_range(x, data_range, what):
 
 
 def generate(path, n, seed, device, batch_size=500, average=None, rejection=None,
-             truncation=None):
-    """n samples of a checkpoint's generator (as examples/sample.py), mapped to [0, 1].
+             truncation=None, digits=None):
+    """n samples of a checkpoint's generator (as examples/sample.py), mapped to [0, 1]:
+    ``(samples, source, labels)``, ``labels`` the digits a conditional G was asked for (None
+    for an unconditional G).
 
     ``average``: the moving average of G's weights (True), G's own (False), or the average where
     the checkpoint has one (None); see ``minigan.checkpoint.load_generator``.
@@ -129,12 +139,26 @@ def generate(path, n, seed, device, batch_size=500, average=None, rejection=None
     quantiles keep more and correct less. Draws go on until n are kept.
 
     ``truncation``: draw G's noise with ``|z| <= truncation`` (``minigan.models.sample_noise``).
+
+    ``digits``: for a conditional G, the digits it is asked for, in turn (sample i: digit
+    ``digits[i % len(digits)]``); None: every class of the checkpoint.
     """
     G, info = checkpoint.load_generator(path, device=device, average=average)
+    classes = info["num_classes"]
+    if digits is not None and classes is None:
+        raise UserInputError(f"--digits: {path} is an unconditional GAN's checkpoint; its G "
+                             f"draws no digit asked for")
+    if classes is not None:
+        digits = list(range(classes)) if digits is None else list(digits)
+        if max(digits) >= classes:
+            raise UserInputError(f"--digits: {path}'s G draws digits 0 to {classes - 1}, not "
+                                 f"{max(digits)}")
     rng = backend.rng(seed, device)
     source = {"checkpoint": os.fspath(path), "arch": info["arch"], "recipe": info["recipe"],
               "step": info["step"], "averaged_G": info["average"],
-              "averaged_steps": info["averaged_steps"], "seed": seed, "truncation": truncation}
+              "averaged_steps": info["averaged_steps"], "seed": seed, "truncation": truncation,
+              "digits": digits}
+    asked = 0                                                          # samples asked for so far
     D = None
     if rejection is not None:
         D, _ = checkpoint.load_discriminator(path, device=device,
@@ -146,31 +170,40 @@ def generate(path, n, seed, device, batch_size=500, average=None, rejection=None
         coin = np.random.default_rng([seed, 1])                        # the acceptance draws
 
     def draw(size):
+        """``(images, D's logits or None, digits asked or None)`` of ``size`` new samples."""
+        nonlocal asked
+        y = None
+        if classes is not None:                                       # (size,): in turn
+            y = np.asarray(digits)[(asked + np.arange(size)) % len(digits)]
+        asked += size
         with minigan.no_grad():
-            x = G(models.sample_noise(info["arch"], size, info["latent_dim"], rng, device,
-                                      truncation=truncation))
-            logits = None if D is None else D(x).numpy().ravel()      # (size,)
-        return x.numpy(), logits                                      # (size, 1, 28, 28)
+            z = models.sample_noise(info["arch"], size, info["latent_dim"], rng, device,
+                                    truncation=truncation)
+            x = G(z) if y is None else G(z, y)
+            logits = None
+            if D is not None:
+                logits = (D(x) if y is None else D(x, y)).numpy().ravel()  # (size,)
+        return x.numpy(), logits, y                                   # (size, 1, 28, 28), ...
 
     if D is None:
-        samples = np.concatenate([draw(min(batch_size, n - start))[0]
-                                  for start in range(0, n, batch_size)])
+        draws = [draw(min(batch_size, n - start)) for start in range(0, n, batch_size)]
     else:
         first = [draw(min(batch_size, n - start)) for start in range(0, n, batch_size)]
-        cap = float(np.quantile(np.concatenate([a for _, a in first]), rejection))
-        kept, n_kept, drawn = [], 0, 0
+        cap = float(np.quantile(np.concatenate([a for _, a, _ in first]), rejection))
+        draws, n_kept, drawn = [], 0, 0
         batches = iter(first)                  # the first draws are kept or dropped like the rest
         while n_kept < n:
-            x, logits = next(batches, None) or draw(batch_size)
-            x = x[coin.random(len(x)) < gan.acceptance_probability(logits, cap)]
-            kept.append(x)
-            n_kept, drawn = n_kept + len(x), drawn + len(logits)
+            x, logits, y = next(batches, None) or draw(batch_size)
+            keep = coin.random(len(x)) < gan.acceptance_probability(logits, cap)
+            draws.append((x[keep], None, None if y is None else y[keep]))
+            n_kept, drawn = n_kept + int(keep.sum()), drawn + len(logits)
             if drawn > 1000 * n:
                 raise UserInputError(f"{path}: fewer than 1 in 1,000 samples kept with the cap "
                                      f"at quantile {rejection} of D's logits; lower --rejection")
-        samples = np.concatenate(kept)[:n]
         source["rejection"] = {"quantile": rejection, "cap": cap, "drawn": drawn, "kept": n_kept}
-    return to_unit_range(samples, models.SPECS[info["arch"]].data_range, path), source
+    samples = np.concatenate([x for x, _, _ in draws])[:n]
+    labels = None if classes is None else np.concatenate([y for _, _, y in draws])[:n]
+    return to_unit_range(samples, models.SPECS[info["arch"]].data_range, path), source, labels
 
 
 def recipe_discriminator(info):
@@ -192,8 +225,9 @@ def recipe_discriminator(info):
 
 
 # --- the metrics of one image set -------------------------------------------------------------
-def measure(x, ref, clf, test_features, parzen=True, validation="validation"):
-    """Every metric of the images ``x`` (n, 1, 28, 28) in [0, 1]: a flat dict."""
+def measure(x, ref, clf, test_features, parzen=True, validation="validation", labels=None):
+    """Every metric of the images ``x`` (n, 1, 28, 28) in [0, 1]: a flat dict. With ``labels``
+    (n,), the digit each image is meant to be, also the classifier's accuracy by digit."""
     out = {"n": int(x.shape[0])}
     times = {}
     t = time.perf_counter()
@@ -220,7 +254,11 @@ def measure(x, ref, clf, test_features, parzen=True, validation="validation"):
     out["doubted"] = float(np.mean(probs.max(axis=1) < DOUBT_BELOW))
     modes, hist = metrics.mode_counts(probs, 10, MODE_THRESHOLD)
     out.update(modes=modes, digit_histogram=hist.tolist(),
-               kl_to_uniform=metrics.kl_to_uniform(hist))
+               kl_to_uniform=metrics.kl_to_uniform(hist), accuracy=None, accuracy_by_digit=None)
+    if labels is not None:    # None for a digit not asked for (NaN is not JSON)
+        by_digit = metrics.accuracy_by_class(probs, labels, 10)
+        out.update(accuracy=float(np.mean(probs.argmax(axis=1) == labels)),
+                   accuracy_by_digit=[None if np.isnan(a) else float(a) for a in by_digit])
 
     t = time.perf_counter()
     out["nn_median"] = metrics.nearest_neighbour_distance(x, ref["train"])
@@ -235,12 +273,13 @@ def measure(x, ref, clf, test_features, parzen=True, validation="validation"):
 
 
 def held_out(ref, n):
-    """The ceiling's real images: train[50000:60000], or n of them drawn with a fixed seed."""
-    x = ref["held_out"]
+    """The ceiling's real images and their digits: train[50000:60000], or n of them drawn with
+    a fixed seed."""
+    x, labels = ref["held_out"], ref["held_out_labels"]
     if n < len(x):  # off protocol
-        pick = np.random.default_rng(VALIDATION_SEED).choice(len(x), n, replace=False)
-        x = x[np.sort(pick)]
-    return x
+        pick = np.sort(np.random.default_rng(VALIDATION_SEED).choice(len(x), n, replace=False))
+        x, labels = x[pick], labels[pick]
+    return x, labels
 
 
 def blur(x, pixels):
@@ -266,8 +305,9 @@ def ceiling(ref, clf, test_features, n, parzen, cache_file=None, clf_sha256=WEIG
         if cached is not None:
             _memo["ceiling"][key] = cached["ceiling"]
         else:
-            _memo["ceiling"][key] = measure(held_out(ref, n), ref, clf, test_features, parzen,
-                                            validation="validation_ceiling")
+            x, labels = held_out(ref, n)
+            _memo["ceiling"][key] = measure(x, ref, clf, test_features, parzen,
+                                            validation="validation_ceiling", labels=labels)
     row = _memo["ceiling"][key]
     if cache_file and cached is None:
         os.makedirs(os.path.dirname(os.path.abspath(cache_file)), exist_ok=True)
@@ -310,6 +350,13 @@ def table(samples, real):
         lines += ["", "Parzen by test digit" + "".join(f"{d:>7}" for d in range(10))]
         for name, row in (("samples", samples), ("real", real)):
             lines.append(f"  {name:<18}" + "".join(f"{v:7.1f}" for v in row["parzen_by_digit"]))
+    if samples["accuracy_by_digit"] is not None:
+        lines += ["", "accuracy (%) by digit" + "".join(f"{d:>6}" for d in range(10))
+                  + f"{'all':>7}"]
+        for name, row in (("samples, as asked", samples), ("real, as labelled", real)):
+            lines.append(f"  {name:<19}" + "".join("     –" if v is None else f"{100 * v:6.1f}"
+                                                   for v in row["accuracy_by_digit"])
+                         + f"{100 * row['accuracy']:7.1f}")
     return "\n".join(lines)
 
 
@@ -346,6 +393,9 @@ def main(argv=None):
     parser.add_argument("--no-average", action="store_true",
                         help="sample G's own weights, not their moving average (G_ema), where "
                              "the checkpoint has both")
+    parser.add_argument("--digits", type=digit_list, metavar="D,D,...",
+                        help="a conditional GAN's --checkpoint: the digits G is asked for, in "
+                             "turn (default: all ten)")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
                         help="where the generator runs (the metrics run on the CPU)")
     arguments.add_threads(parser)
@@ -360,7 +410,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.n > PROTOCOL_N:
         parser.error(f"argument --n: must be at most {PROTOCOL_N}, got {args.n}")
-    for flag in ("rejection", "truncation"):
+    for flag in ("rejection", "truncation", "digits"):
         if getattr(args, flag) is not None and not args.checkpoint:
             parser.error(f"--{flag} needs --checkpoint")
     if args.range is not None and not args.samples:
@@ -397,6 +447,17 @@ def main(argv=None):
         fail("evaluate.py", first_line(e))
 
 
+def digit_list(text):
+    """An argparse type: digits 0-9 separated by commas, e.g. "3,8", each once."""
+    try:
+        digits = [int(d) for d in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a list of digits like 3,8") from None
+    if not all(0 <= d <= 9 for d in digits) or len(set(digits)) != len(digits):
+        raise argparse.ArgumentTypeError(f"must be distinct digits 0 to 9, got {text}")
+    return digits
+
+
 def read_samples(path, n, data_range):
     """The first n images of a .npy file, as (n, 1, 28, 28) in [0, 1]."""
     with open(path, "rb") as f:
@@ -424,14 +485,16 @@ def evaluate(args, data_range):
     ref = load_reference(args.data_dir)
     generate_start = time.perf_counter()
     validation = "validation"
+    labels = None                                    # the digit each image is meant to be
     if args.held_out:
         # Real images as the Parzen centres: sigma is chosen on train[0:50000], as for the ceiling.
-        x, validation = held_out(ref, args.n), "validation_ceiling"
+        (x, labels), validation = held_out(ref, args.n), "validation_ceiling"
         source_info = {"held_out": "train[50000:60000]"}
     elif args.checkpoint:
-        x, source_info = generate(args.checkpoint, args.n, args.seed, args.device,
-                                  average=False if args.no_average else None,
-                                  rejection=args.rejection, truncation=args.truncation)
+        x, source_info, labels = generate(args.checkpoint, args.n, args.seed, args.device,
+                                          average=False if args.no_average else None,
+                                          rejection=args.rejection, truncation=args.truncation,
+                                          digits=args.digits)
     else:
         x = read_samples(args.samples, args.n, data_range)
         source_info = {"samples": os.fspath(args.samples), "range": list(data_range)}
@@ -444,7 +507,7 @@ def evaluate(args, data_range):
     test_f = reference_features(ref, clf, clf_sha256)                      # (10000, 128)
     parzen = not args.skip_parzen
     real = ceiling(ref, clf, test_f, args.n, parzen, args.ceiling_cache, clf_sha256)
-    samples = measure(x, ref, clf, test_f, parzen, validation)
+    samples = measure(x, ref, clf, test_f, parzen, validation, labels)
 
     off = args.n != PROTOCOL_N or args.blur > 0
     print(table(samples, real))
@@ -458,6 +521,12 @@ def evaluate(args, data_range):
               f"{args.rejection:g} of its logits, {r['cap']:.3f})")
     if args.truncation is not None:
         print(f"(G's noise truncated to |z| <= {args.truncation:g}: not G's own distribution)")
+    if source_info.get("digits") is not None:
+        digits = source_info["digits"]
+        each = (f": {len(x) // len(digits):,} samples of each" if args.rejection is None
+                else ", D keeping some of each")
+        print(f"(a conditional G, asked for digit{'s' * (len(digits) > 1)} "
+              f"{', '.join(map(str, digits))} in turn{each})")
     seconds = time.perf_counter() - start
     print(f"{seconds:.1f} s (sample generation {generate_seconds:.1f} s)")
     result = {"protocol": {"n": args.n, "off_protocol": off, "splits": SPLITS,

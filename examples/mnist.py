@@ -5,11 +5,15 @@
     python examples/mnist.py --device cuda                    # the same on an NVIDIA GPU (CuPy)
     python examples/mnist.py --resume --steps 30000           # go on with the run in --out
     python examples/mnist.py --resume --steps 40000 --lr 1e-4 # ... at a lower learning rate
+    python examples/mnist.py --conditional                    # G draws the digit asked for
+    python examples/mnist.py --loss wasserstein               # WGAN, with the paper's settings
 
 The MNIST files are looked up in --data-dir, then $MINIGAN_DATA, then the download cache
 (downloaded there when a network is available). Everything is written into --out:
 
     samples_000500.png ...  digits generated from one fixed batch of noise, every --sample-every
+                            (--conditional: one row per digit, 0 to 9, the same noise down
+                            each column)
     samples.png             the latest of those grids
     losses.png              D's and G's losses, D(x) and D(G(z)) over training
     log.jsonl               one JSON record every --log-every steps
@@ -17,6 +21,12 @@ The MNIST files are looked up in --data-dir, then $MINIGAN_DATA, then the downlo
 
 The grids, examples/sample.py and examples/evaluate.py draw from a moving average of G's weights
 (--ema, minigan.averaging.EMA), a better generator than the latest G; --ema 0 keeps none.
+
+--loss picks the objective of minigan.gan (docs/derivations/gan_family.md) and, unless given,
+its paper's optimiser settings (PAPER_SETTINGS below): lsgan Adam 2e-4, beta1 0.5 for both
+networks; wasserstein RMSprop 5e-5, D's weights clipped to [-0.01, 0.01], k = 5; gan and hinge
+the preset's. Under any loss but gan, D outputs a raw score, not a logit: the log's and the
+plots' D(x) and D(G(z)) are then the mean scores, not probabilities.
 
 A run is never replaced unasked: an --out that holds one is refused unless --resume (go on with
 it) or --overwrite (delete its files and start again). Ctrl-C saves at the end of the step and
@@ -58,6 +68,18 @@ LATENT_DIM = 100          # the length of z
 TRAIN_IMAGES = 50000      # train[0:50000]; train[50000:60000] is held out for examples/evaluate.py
 # What --resume may change; every other setting makes the run what it is.
 CHANGEABLE = ("steps", "lr", "lr_d", "ema", "log_every", "sample_every", "checkpoint_every")
+# What checkpoints from before these settings existed were trained with.
+UNRECORDED_BEFORE = {"loss": "gan", "conditional": False, "weight_clip": 0.0}
+NUM_CLASSES = 10          # the digits, for --conditional
+# Each loss's optimiser settings from its paper, over the preset's (and a recipe's); what is
+# given on the command line wins. gan: the preset's (tuned for it); hinge: the preset's Adam,
+# as the hinge loss's papers train with Adam at settings that vary by paper.
+PAPER_SETTINGS = {
+    "gan": {},
+    "lsgan": dict(lr=2e-4, lr_d=2e-4, beta1=0.5),                     # Mao et al. 2017
+    "hinge": {},
+    "wasserstein": dict(lr=5e-5, lr_d=5e-5, beta1=None, k=5, weight_clip=0.01),  # Arjovsky
+}                                                                     # et al. 2017, RMSprop
 # Where and how the script runs, not settings of the run: never recorded, never compared.
 NOT_RECORDED = ("device", "threads", "out", "data_dir", "resume", "overwrite")
 # The files a run writes into --out (what --overwrite deletes).
@@ -90,14 +112,25 @@ def make_parser(recipe=None):
     p.add_argument("--batch-size", type=whole(at_least=1),
                    help="images per batch (default: the preset's)")
     p.add_argument("--lr", type=number(above=0),
-                   help="Adam's learning rate for G, and for D unless --lr-d is given (default: "
-                        "the preset's)")
+                   help="the learning rate for G, and for D unless --lr-d is given (default: "
+                        "the preset's; 2e-4 for --loss lsgan, 5e-5 for wasserstein)")
     p.add_argument("--lr-d", type=number(above=0),
-                   help="D's learning rate (default: the preset's, or --lr where given)")
+                   help="D's learning rate (default: as --lr)")
     p.add_argument("--beta1", type=number(at_least=0, below=1),
-                   help="Adam's beta1 for both networks (default: the preset's)")
-    p.add_argument("--k", type=whole(at_least=1), default=1,
-                   help="D updates per G update (Algorithm 1's k)")
+                   help="Adam's beta1 for both networks (default: the preset's; 0.5 for --loss "
+                        "lsgan; --loss wasserstein trains with RMSprop, which has none)")
+    p.add_argument("--loss", default="gan", choices=gan.LOSSES,
+                   help="the GAN objective (minigan.gan), with its paper's optimiser settings "
+                        "unless given")
+    p.add_argument("--conditional", action=argparse.BooleanOptionalAction, default=False,
+                   help="train G and D on the digits' labels (Mirza & Osindero 2014): G draws "
+                        "the digit it is asked for")
+    p.add_argument("--k", type=whole(at_least=1),
+                   help="D updates per G update (Algorithm 1's k; default: 1, 5 for --loss "
+                        "wasserstein)")
+    p.add_argument("--weight-clip", type=number(at_least=0),
+                   help="clip D's weights to [-C, C] after each of its updates, as WGAN does; 0: "
+                        "none (default: 0.01 for --loss wasserstein, else 0)")
     p.add_argument("--saturating", action=argparse.BooleanOptionalAction, default=False,
                    help="G minimises log(1 - D(G(z))), the minimax loss, instead of "
                         "-log D(G(z))")
@@ -143,8 +176,9 @@ def parse_settings(argv, recipe):
     spec = models.SPECS[given.get("arch", settings["arch"])]
     preset = {"batch_size": spec.batch_size, "lr": spec.optimizer["lr"], "ema": spec.ema,
               "lr_d": spec.optimizer.get("lr_d", spec.optimizer["lr"]),
-              "beta1": spec.optimizer["betas"][0]}
+              "beta1": spec.optimizer["betas"][0], "k": 1, "weight_clip": 0.0}
     settings.update({k: v for k, v in preset.items() if settings[k] is None})
+    settings.update(PAPER_SETTINGS[given.get("loss", settings["loss"])])
     if "lr" in given and "lr_d" not in given:
         given["lr_d"] = given["lr"]                             # --lr alone: both networks'
     return {**settings, **given}, given
@@ -156,14 +190,17 @@ def resumed_settings(settings, given, run, me, out):
     if config["latent_dim"] != LATENT_DIM:
         fail(me, f"--resume: {out}'s run has latent_dim {config['latent_dim']}; this script "
                  f"trains with {LATENT_DIM}")
+    before = {**settings, **UNRECORDED_BEFORE,
+              **{k: v for k, v in config.items()
+                 if k in settings and k not in NOT_RECORDED and v is not None}}
+    optimizer = optimizer_name(before["loss"])
     for opt in ("opt_G", "opt_D"):
-        if run[opt].get("optimizer") != "Adam":
-            fail(me, f"--resume: {out}'s run trained with {run[opt].get('optimizer')}, not Adam")
-    before = {**settings, **{k: v for k, v in config.items()
-                             if k in settings and k not in NOT_RECORDED and v is not None}}
+        if run[opt].get("optimizer") != optimizer:
+            fail(me, f"--resume: {out}'s run trained with {run[opt].get('optimizer')}, not "
+                     f"{optimizer}")
     # The optimisers and the average hold the rates and the decay they trained with.
     before.update(lr=run["opt_G"]["hparams.lr"], lr_d=run["opt_D"]["hparams.lr"],
-                  beta1=run["opt_G"]["hparams.betas"][0],
+                  beta1=run["opt_G"]["hparams.betas"][0] if optimizer == "Adam" else None,
                   ema=run["G_ema"]["decay"] if "G_ema" in run else 0.0)
     fixed = [f"--{name.replace('_', '-')} {before[name]}" for name, value in given.items()
              if name not in CHANGEABLE + NOT_RECORDED and value != before[name]]
@@ -171,6 +208,11 @@ def resumed_settings(settings, given, run, me, out):
         fail(me, f"--resume: the run in {out} was trained with {', '.join(fixed)}; only "
                  f"{', '.join('--' + n.replace('_', '-') for n in CHANGEABLE)} may change")
     return {**before, **{k: v for k, v in given.items() if k in CHANGEABLE + NOT_RECORDED}}
+
+
+def optimizer_name(loss):
+    """The optimiser a run of ``loss`` trains with: RMSprop for WGAN, else Adam (the presets')."""
+    return "RMSprop" if loss == "wasserstein" else "Adam"
 
 
 def run_files(out):
@@ -238,15 +280,28 @@ def main(argv=None, recipe=None):
     if recipe and s["batch_size"] % recipe.batch_multiple:
         fail(me, f"--batch-size must be a multiple of {recipe.batch_multiple} for this recipe's "
                  f"D; got {s['batch_size']}")
+    if s["loss"] == "wasserstein" and "beta1" in given:
+        fail(me, "--beta1 is Adam's; --loss wasserstein trains with RMSprop, as the paper does")
     arch, seed, batch_size, k = s["arch"], s["seed"], s["batch_size"], s["k"]
+    loss, conditional = s["loss"], s["conditional"]
+    weight_clip = s["weight_clip"] or None                        # 0: none
     spec = models.SPECS[arch]
-    title = arch if recipe is None else f"{arch}, {recipe.name}"  # of the run's plots and lines
+    if conditional and not spec.conditioning:
+        fail(me, f"--conditional: {arch} has no conditional form (its D drops part of its "
+                 f"input, the label with it); choose one of "
+                 f"{', '.join(models.names(conditional=True))}")
+    if conditional and recipe is not None and recipe.discriminator is not None:
+        fail(me, f"--conditional: the recipe {recipe.name}'s D takes no labels")
+    num_classes = NUM_CLASSES if conditional else None
+    title = ", ".join([arch] + ([recipe.name] if recipe else []) + [loss] * (loss != "gan")
+                      + ["conditional"] * conditional)        # of the run's plots and lines
     config = {name: value for name, value in s.items() if name not in NOT_RECORDED}
-    config.update(latent_dim=LATENT_DIM, recipe=recipe.name if recipe else None)
+    config.update(latent_dim=LATENT_DIM, recipe=recipe.name if recipe else None,
+                  num_classes=num_classes)
 
     # --- data -------------------------------------------------------------------------------------
     try:
-        images, _ = mnist.load_mnist("train", data_dir=s["data_dir"])  # (60000, 28, 28) uint8
+        images, labels = mnist.load_mnist("train", data_dir=s["data_dir"])  # (60000, 28, 28)
     except mnist.MNISTNotFoundError:
         fail(me, "no MNIST training files in --data-dir, $MINIGAN_DATA or the download cache, "
                  "and no download; set MINIGAN_DATA to the directory of the four *-ubyte.gz "
@@ -257,7 +312,11 @@ def main(argv=None, recipe=None):
     # the Parzen window on it and scores real images from it as the ceiling for generated ones.
     x_train = mnist.scale(images[:TRAIN_IMAGES], spec.data_range, device=device)
     # x_train: (50000, 1, 28, 28) in the preset's data range
-    batches = mnist.Batches(x_train, batch_size=batch_size, seed=seed)
+    if conditional:   # each batch with its digits, in the same order: (N, 1, 28, 28), (N,)
+        y_train = backend.to_device(labels[:TRAIN_IMAGES].astype(np.int64), device)
+        batches = mnist.Batches(x_train, y_train, batch_size=batch_size, seed=seed)
+    else:
+        batches = mnist.Batches(x_train, batch_size=batch_size, seed=seed)
 
     def real_batches():
         while True:                                                   # epoch after epoch
@@ -269,12 +328,23 @@ def main(argv=None, recipe=None):
         make_d = lambda: recipe.discriminator(arch)     # noqa: E731
     G, D = models.build(arch, LATENT_DIM, seed=seed, device=device,
                         data=x_train,                   # some presets start G's bias from it
-                        discriminator=make_d, d_init=recipe.d_init if recipe else None)
-    opt_G, opt_D = models.make_optimizers(arch, G, D, lr=s["lr"], lr_d=s["lr_d"],
-                                          betas=(s["beta1"], spec.optimizer["betas"][1]))
+                        discriminator=make_d, d_init=recipe.d_init if recipe else None,
+                        num_classes=num_classes)        # --conditional: G(z, y), D(x, y)
+    adam = optimizer_name(loss) == "Adam"
+    opt_G, opt_D = models.make_optimizers(
+        arch, G, D, optimizer=None if adam else "rmsprop", lr=s["lr"], lr_d=s["lr_d"],
+        betas=(s["beta1"], spec.optimizer["betas"][1]) if adam else None)
     ema = EMA(G, decay=s["ema"]) if s["ema"] > 0 else None        # G's weights, averaged
-    fixed_z = models.sample_noise(arch, 64, LATENT_DIM,         # the grids' noise, (64, 100)
-                                  backend.rng(step_seed(seed, 0, 0), device), device)
+    grid_rng = backend.rng(step_seed(seed, 0, 0), device)
+    if conditional:   # one row per digit, the same 8 noise vectors along each row
+        fixed_z = models.sample_noise(arch, 8, LATENT_DIM, grid_rng, device)      # (8, 100)
+        fixed_z = minigan.Tensor(backend.get_array_module(fixed_z.data).tile(
+            fixed_z.data, (NUM_CLASSES, 1)))                                       # (80, 100)
+        fixed_y = np.repeat(np.arange(NUM_CLASSES), 8)          # (80,): eight 0s, eight 1s, ...
+    else:
+        fixed_z = models.sample_noise(arch, 64, LATENT_DIM,     # the grids' noise, (64, 100)
+                                      grid_rng, device)
+        fixed_y = None
     step, records = 0, []
     if run is not None:
         try:
@@ -345,13 +415,15 @@ def main(argv=None, recipe=None):
         sampler = G if ema is None else ema.module
         sampler.eval()                                       # batch norm on its running statistics
         with minigan.no_grad():
-            fake = sampler(fixed_z)                          # (64, 1, 28, 28)
-        G.train()
-        label = f"{title}, step {step}" + ("" if ema is None else " (averaged G)")
+            fake = sampler(fixed_z) if fixed_y is None else sampler(fixed_z, fixed_y)
+        G.train()                                            # fake: (64 or 80, 1, 28, 28)
+        label = (f"{title}, step {step}" + ("" if ema is None else " (averaged G)")
+                 + ("; rows: digits 0 to 9" if conditional else ""))
         for name in (f"samples_{step:06d}.png", "samples.png"):
             save_image_grid(fake, os.path.join(out, name), value_range=spec.data_range,
                             title=label)
-        save_loss_curves(records, os.path.join(out, "losses.png"), title=title)
+        save_loss_curves(records, os.path.join(out, "losses.png"), title=title,
+                         probabilities=loss == "gan")
         return float(fake.data.mean())
 
     def diverged(losses):
@@ -376,13 +448,20 @@ def main(argv=None, recipe=None):
             noise = backend.rng(step_seed(seed, step, 2), device)  # z for each update of this step
             z = lambda: models.sample_noise(arch, batch_size, LATENT_DIM, noise,  # noqa: E731
                                             device)                # (N, 100)
-            # k updates of D: up the gradient of log D(x) + log(1 - D(G(z))), G held fixed
+            digits = np.random.default_rng(step_seed(seed, step, 4))  # the digits asked of G
+            y = lambda: (digits.integers(0, NUM_CLASSES, batch_size)  # noqa: E731
+                         if conditional else None)                 # (N,), or unconditional
+            # k updates of D: down the gradient of L_D (for --loss gan: up that of
+            # log D(x) + log(1 - D(G(z)))), G held fixed
             for _ in range(k):
-                real = minigan.tensor(next(data))                  # (N, 1, 28, 28)
+                real, real_y = next(data) if conditional else (next(data), None)
                 real_logits, fake_logits = gan.discriminator_step(
-                    G, D, opt_D, real, z(), label_smoothing=s["label_smoothing"])
-            # one update of G: down the gradient of -log D(G(z)), D held fixed
-            g_logits = gan.generator_step(G, D, opt_G, z(), saturating=s["saturating"])
+                    G, D, opt_D, minigan.tensor(real), z(),        # (N, 1, 28, 28), (N, 100)
+                    label_smoothing=s["label_smoothing"], loss=loss, weight_clip=weight_clip,
+                    real_labels=real_y, fake_labels=y())
+            # one update of G: down the gradient of L_G (-log D(G(z))), D held fixed
+            g_logits = gan.generator_step(G, D, opt_G, z(), saturating=s["saturating"],
+                                          loss=loss, fake_labels=y())
             if ema is not None:
                 ema.update()
             step += 1
@@ -403,13 +482,15 @@ def main(argv=None, recipe=None):
                 records.append(record)
                 log_file.write(json.dumps(record) + "\n")
                 log_file.flush()
+                shown = ("D(x)", "D(G(z))") if loss == "gan" else ("score(x)", "score(G(z))")
                 bar.update(step, loss_d=record["loss_d"], loss_g=record["loss_g"],
-                           **{"D(x)": record["d_real"], "D(G(z))": record["d_fake"]})
+                           **dict(zip(shown, (record["d_real"], record["d_fake"]))))
 
             if step % s["sample_every"] == 0 or step == s["steps"]:
                 mean_pixel = save_samples()
                 low, high = spec.data_range
-                if (not collapse_warned and records and records[-1]["d_fake"] < 0.01
+                if (loss == "gan" and not collapse_warned and records
+                        and records[-1]["d_fake"] < 0.01
                         and mean_pixel < low + 0.05 * (high - low)):
                     collapse_warned = True
                     print(f"\nwarning: collapse at step {step}: D(G(z)) = "
@@ -437,12 +518,14 @@ def main(argv=None, recipe=None):
 
 
 def losses(real_logits, fake_logits, g_logits, s):
-    """The log record's numbers, from the logits of the step's last D update and of G's."""
-    d_loss = gan.discriminator_loss(real_logits, fake_logits, s["label_smoothing"])
-    g_loss = gan.generator_loss(g_logits, s["saturating"])
+    """The log record's numbers, from D's outputs at the step's last D update and at G's:
+    L_D, L_G, and D(x), D(G(z)): mean probabilities under --loss gan, mean raw scores else."""
+    d_loss = gan.discriminator_loss(real_logits, fake_logits, s["label_smoothing"], s["loss"])
+    g_loss = gan.generator_loss(g_logits, s["saturating"], s["loss"])
     with minigan.no_grad():
-        d_real, d_fake = (F.sigmoid(minigan.Tensor(a)).mean().item()
-                          for a in (real_logits, fake_logits))
+        prob = F.sigmoid if s["loss"] == "gan" else (lambda a: a)  # noqa: E731
+        d_real, d_fake = (prob(minigan.Tensor(a)).mean().item() for a in (real_logits,
+                                                                          fake_logits))
     return {"loss_d": float(d_loss), "loss_g": float(g_loss), "d_real": d_real, "d_fake": d_fake}
 
 

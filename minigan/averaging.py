@@ -181,7 +181,8 @@ def update_bn(batches, module):
 
     Args:
         batches: an iterable of inputs to ``module`` (arrays or Tensors), e.g. batches of noise
-            for a generator. Use the batch size the network trained with.
+            for a generator, or of tuples of inputs (``(z, labels)`` for a conditional G). Use
+            the batch size the network trained with.
         module: a Module; one without batch norm layers is left as it is.
 
     Returns:
@@ -207,7 +208,8 @@ def update_bn(batches, module):
     try:
         with no_grad():
             for x in itertools.chain([first], batches):
-                module(x if isinstance(x, Tensor) else Tensor(x))
+                x, *rest = x if isinstance(x, tuple) else (x,)     # rest: e.g. the labels
+                module(x if isinstance(x, Tensor) else Tensor(x), *rest)
                 n += 1
     finally:
         for m, momentum in zip(layers, momenta):

@@ -12,7 +12,8 @@ The file is a :func:`minigan.save` file (docs/checkpoints.md gives its format) w
     step          the number of training steps done
     config        the run's settings: at least ``arch`` (a preset of minigan.models, whose G
                   this is) and ``latent_dim``; ``recipe`` names the recipe that built D, where
-                  it is not the preset's own
+                  it is not the preset's own; ``num_classes`` is K for a conditional GAN
+                  (``models.build(arch, num_classes=K)``), None or absent otherwise
     D             the discriminator's state dict                   } all four in a checkpoint
     opt_G, opt_D  the optimisers' state dicts                      } that training resumes
     batches       the data order (minigan.data.mnist.Batches)      } from; none in an average
@@ -145,6 +146,11 @@ def load(path, device="cpu", resumable=False):
                               f"of minigan.models.names()")
     if isinstance(latent_dim, bool) or not isinstance(latent_dim, int) or latent_dim < 1:
         raise CheckpointError(f"{where}: its config has no valid latent_dim ({latent_dim!r})")
+    num_classes = config.get("num_classes")
+    if num_classes is not None and (isinstance(num_classes, bool) or not isinstance(
+            num_classes, int) or num_classes < 2 or not models.SPECS[arch].conditioning):
+        raise CheckpointError(f"{where}: its config's num_classes {num_classes!r} is not a "
+                              f"number of classes that {arch} can be conditioned on")
     step = run["step"]
     if isinstance(step, bool) or not isinstance(step, int) or step < 0:
         raise CheckpointError(f"{where}: its step is {step!r}, not a count of steps")
@@ -157,33 +163,40 @@ def load(path, device="cpu", resumable=False):
     return run
 
 
-def load_generator(checkpoint, device="cpu", average=None):
+def load_generator(checkpoint, device="cpu", average=None, conditional=None):
     """The generator of a run's checkpoint, ready to sample (in eval mode).
 
     Args:
         checkpoint: the path of a checkpoint, or what :func:`load` returned for one.
         average: which weights: True for the moving average of G's weights (``G_ema``), False
             for G's own, None for the average where the checkpoint has one.
+        conditional: True where the caller will give G labels (a checkpoint of an
+            unconditional GAN is then refused), False where it cannot (a conditional one is
+            refused), None for either: a conditional G is called ``G(z, labels)``.
 
     Returns:
         ``(G, info)``: the module, and ``{"arch", "latent_dim", "step", "average",
-        "averaged_steps", "recipe"}``: ``average`` says which weights were taken,
-        ``averaged_steps`` is the list of steps averaged (None for a checkpoint of one step).
+        "averaged_steps", "recipe", "num_classes"}``: ``average`` says which weights were
+        taken, ``averaged_steps`` is the list of steps averaged (None for a checkpoint of one
+        step), ``num_classes`` is K for a conditional G, else None.
 
     Raises:
         minigan.CheckpointError: as :func:`load`, and when the weights asked for are missing,
-            do not fit the preset, or are not finite.
+            do not fit the preset, or are not finite, or the checkpoint is (or is not) of a
+            conditional GAN against ``conditional``.
     """
     run = load(checkpoint, device)
     where = _where(checkpoint)
     config = run["config"]
+    _check_conditional(config, conditional, where, "G")
     has_average = "G_ema" in run
     if average and not has_average:
         raise CheckpointError(f"{where}: has no moving average of G's weights (G_ema); its run "
                               f"kept none")
     use_average = has_average if average is None else bool(average)
     arch, latent_dim = config["arch"], config["latent_dim"]
-    G, _ = models.build(arch, latent_dim, device=device)
+    num_classes = config.get("num_classes")
+    G, _ = models.build(arch, latent_dim, device=device, num_classes=num_classes)
     try:
         if use_average:
             ema = EMA(G)
@@ -201,10 +214,10 @@ def load_generator(checkpoint, device="cpu", average=None):
     G.eval()                                        # batch norm on its running statistics
     return G, {"arch": arch, "latent_dim": latent_dim, "step": run["step"],
                "average": use_average, "averaged_steps": run.get("averaged_steps"),
-               "recipe": config.get("recipe")}
+               "recipe": config.get("recipe"), "num_classes": num_classes}
 
 
-def load_discriminator(checkpoint, device="cpu", discriminator=None):
+def load_discriminator(checkpoint, device="cpu", discriminator=None, conditional=None):
     """The discriminator of a run's checkpoint, in eval mode.
 
     Eval mode switches off D's dropout and puts its batch norm on the running statistics, so
@@ -214,20 +227,22 @@ def load_discriminator(checkpoint, device="cpu", discriminator=None):
         checkpoint: the path of a checkpoint, or what :func:`load` returned for one.
         discriminator: for a run whose ``recipe`` built its own D: a callable that builds that
             D (as given to ``minigan.models.build``). None: the preset's D.
+        conditional: as for :func:`load_generator`; a conditional D is called ``D(x, labels)``.
 
     Returns:
-        ``(D, info)``: the module and ``{"arch", "recipe", "step"}``.
+        ``(D, info)``: the module and ``{"arch", "recipe", "step", "num_classes"}``.
     """
     run = load(checkpoint, device)
     where = _where(checkpoint)
     config = run["config"]
     recipe = config.get("recipe")
+    _check_conditional(config, conditional, where, "D")
     if "D" not in run:
         raise CheckpointError(f"{where}: has no discriminator (an average of checkpoints keeps "
                               f"only G)")
     _check_d_is_current(config, where)
     _, D = models.build(config["arch"], config["latent_dim"], device=device,
-                        discriminator=discriminator)
+                        discriminator=discriminator, num_classes=config.get("num_classes"))
     try:
         D.load_state_dict(run["D"])
     except StateDictError as e:
@@ -236,7 +251,8 @@ def load_discriminator(checkpoint, device="cpu", discriminator=None):
         raise CheckpointError(f"{where}: its D does not fit {whose}'s discriminator{hint}: "
                               f"{_first_line(e)}") from None
     D.eval()
-    return D, {"arch": config["arch"], "recipe": recipe, "step": run["step"]}
+    return D, {"arch": config["arch"], "recipe": recipe, "step": run["step"],
+               "num_classes": config.get("num_classes")}
 
 
 def _where(checkpoint):
@@ -245,6 +261,18 @@ def _where(checkpoint):
 
 def _first_line(error):
     return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+
+
+def _check_conditional(config, conditional, where, network):
+    """Refuse a conditional network where no labels can be given, and the other way round."""
+    num_classes = config.get("num_classes")
+    if conditional is False and num_classes is not None:
+        raise CheckpointError(f"{where}: a conditional GAN's checkpoint ({num_classes} "
+                              f"classes): its {network} needs the class of each image, "
+                              f"{network}({'z' if network == 'G' else 'x'}, labels)")
+    if conditional and num_classes is None:
+        raise CheckpointError(f"{where}: an unconditional GAN's checkpoint: its {network} takes "
+                              f"no labels")
 
 
 def _check_d_is_current(config, where):

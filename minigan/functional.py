@@ -5,6 +5,8 @@ line by line. Each function applies an op from ``minigan/ops``; read the op for 
 backward.
 """
 
+import numpy as np
+
 from .ops import args
 from .ops.activations import leaky_relu, log_sigmoid, maxout, relu, sigmoid, softplus, tanh
 from .ops.conv import conv2d, conv_transpose2d
@@ -20,7 +22,7 @@ __all__ = [
     "linear", "binary_cross_entropy_with_logits", "binary_cross_entropy", "pad", "flatten",
     "conv2d", "conv_transpose2d",
     "batch_norm", "dropout",
-    "log_softmax", "cross_entropy",
+    "log_softmax", "cross_entropy", "one_hot",
 ]
 
 
@@ -99,3 +101,46 @@ def cross_entropy(input, target, reduction="mean"):
                             "values")
         target = target.astype(xp.int64)
     return _reduce(CrossEntropy.apply(input, target=target), reduction, "cross_entropy")
+
+
+def one_hot(labels, num_classes, dtype=None, device=None):
+    """The one-hot code of class labels: row i of the result is all zeros but a 1 at column
+    ``labels[i]``.
+
+    As ``torch.nn.functional.one_hot``, but the code is a floating-point Tensor (float32 unless
+    ``dtype`` says otherwise), since it is an input to a network, concatenated to its data
+    (``nn.Conditional``). It is a constant: no gradient flows to the labels, which are classes,
+    not numbers that could change a little.
+
+    Args:
+        labels: N class indices in [0, num_classes): a list, an integer array or a Tensor of
+            whole numbers (minigan stores a Tensor made from integers as floats), shape (N,).
+        num_classes: K, the number of classes.
+        dtype: the code's dtype (default float32).
+        device: where the code lives (default: where the labels are).
+
+    Returns:
+        A Tensor of shape (N, K) that does not require grad. Labels on a GPU are not checked
+        against the range: reading them would stop the GPU (as ``check_unit_interval``).
+    """
+    from . import backend
+    from .tensor import DEFAULT_DTYPE, Tensor, array_of
+
+    num_classes = args.integer(num_classes, "one_hot", "num_classes", minimum=1)
+    y = array_of(labels)
+    device = device or (backend.device_of(y) if backend.is_array(y) else "cpu")
+    y = backend.to_device(y, device)
+    xp = backend.get_array_module(y)
+    if y.ndim != 1:
+        raise ValueError(f"one_hot: labels must be a vector of class indices (N,), got shape "
+                         f"{y.shape}")
+    whole = y.dtype.kind in "iu" or (y.dtype.kind == "f" and (
+        device == "cuda" or bool(np.all(y == np.round(y)))))
+    if not whole:
+        raise TypeError(f"one_hot: labels must be class indices (whole numbers), got "
+                        f"{y.dtype} values {y[:4].tolist()}")
+    if device == "cpu" and y.size and not (y.min() >= 0 and y.max() < num_classes):
+        raise ValueError(f"one_hot: labels must lie in [0, {num_classes}), got values in "
+                         f"[{y.min():g}, {y.max():g}]")
+    code = y[:, None] == xp.arange(num_classes)             # (N, K) booleans
+    return Tensor(code.astype(DEFAULT_DTYPE if dtype is None else dtype))

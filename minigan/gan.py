@@ -46,7 +46,10 @@ another loss they are an error.
 The functions take Tensors (and then return Tensors, differentiable through minigan's ops) or raw
 NumPy/CuPy arrays (and return arrays). :func:`train_step` is Algorithm 1 of the paper (and, with
 ``loss="wasserstein"``, ``k=5``, ``weight_clip=0.01`` and RMSprop, Algorithm 1 of WGAN), with the
-backward passes seeded by the hand-derived gradients above.
+backward passes seeded by the hand-derived gradients above. The steps train a conditional GAN
+(Mirza & Osindero 2014: ``G(z, y)``, ``D(x, y)``, e.g. ``minigan.models.build(name,
+num_classes=10)``) when given the classes: ``real_labels`` of the real batch, ``fake_labels``
+asked of G. The losses are the same; only what D judges changes, an image with its class.
 
 The last section evaluates the objective on *known* densities (host NumPy, float64), for the
 theory of the optimal discriminator: docs/theory.md and examples/theory.py. What that theory
@@ -295,21 +298,41 @@ def clip_weights(params, c):
         get_array_module(p.data).clip(p.data, -c, c, out=p.data)
 
 
-def discriminator_step(G, D, opt_D, real, z, label_smoothing=0.0, loss="gan", weight_clip=None):
+def _with_labels(net, x, labels):
+    """``net(x)``, or ``net(x, labels)`` for a conditional network given the classes."""
+    return net(x) if labels is None else net(x, labels)
+
+
+def _check_labels(op, real_labels, fake_labels):
+    if (real_labels is None) != (fake_labels is None):
+        given, missing = (("real_labels", "fake_labels") if fake_labels is None
+                          else ("fake_labels", "real_labels"))
+        raise ValueError(f"{op}: {given} without {missing}: a conditional D judges every image, "
+                         f"real and generated, with its class")
+
+
+def discriminator_step(G, D, opt_D, real, z, label_smoothing=0.0, loss="gan", weight_clip=None,
+                       real_labels=None, fake_labels=None):
     """One update of D: descend :func:`discriminator_loss` on a real batch and a batch generated
     from noise ``z`` (for ``loss="gan"``, ascend V), then clip D's weights to
     ``[-weight_clip, weight_clip]`` if ``weight_clip`` is given (:func:`clip_weights`).
+
+    For a conditional GAN, ``real_labels`` are the classes of the real batch and ``fake_labels``
+    those G is asked for (both, or neither): D judges ``D(real, real_labels)`` and
+    ``D(G(z, fake_labels), fake_labels)``.
 
     Returns:
         ``(real_logits, fake_logits)`` as arrays, from before the update.
     """
     _check_loss("discriminator_step", loss, label_smoothing=label_smoothing)
+    _check_labels("discriminator_step", real_labels, fake_labels)
     if weight_clip is not None:
         _check_clip("discriminator_step", weight_clip)
     with no_grad():
-        fake = G(z)  # G's output as a constant (a detach that records no graph): D's step moves D
+        fake = _with_labels(G, z, fake_labels)  # a constant (a detach that records no graph)
     opt_D.zero_grad()
-    real_logits, fake_logits = D(real), D(fake)
+    real_logits = _with_labels(D, real, real_labels)
+    fake_logits = _with_labels(D, fake, fake_labels)
     g_real, g_fake = discriminator_loss_grad(real_logits, fake_logits, label_smoothing, loss)
     # One backward pass seeded with both hand-derived gradients: grads of shared weights add up.
     backward([real_logits, fake_logits], [g_real, g_fake])
@@ -319,8 +342,9 @@ def discriminator_step(G, D, opt_D, real, z, label_smoothing=0.0, loss="gan", we
     return real_logits.data, fake_logits.data
 
 
-def generator_step(G, D, opt_G, z, saturating=False, loss="gan"):
-    """One update of G through a frozen D: descend L_G on a batch generated from ``z``.
+def generator_step(G, D, opt_G, z, saturating=False, loss="gan", fake_labels=None):
+    """One update of G through a frozen D: descend L_G on a batch generated from ``z`` (for a
+    conditional GAN, of the classes ``fake_labels``: ``D(G(z, fake_labels), fake_labels)``).
 
     D's parameters are switched to ``requires_grad=False`` for the pass (and restored after), so
     the backward pass neither computes nor accumulates gradients for them: D is not updated and
@@ -335,7 +359,7 @@ def generator_step(G, D, opt_G, z, saturating=False, loss="gan"):
         p.requires_grad = False
     try:
         opt_G.zero_grad()
-        fake_logits = D(G(z))
+        fake_logits = _with_labels(D, _with_labels(G, z, fake_labels), fake_labels)
         backward([fake_logits], [generator_loss_grad(fake_logits, saturating, loss)])
         opt_G.step()
     finally:
@@ -344,12 +368,13 @@ def generator_step(G, D, opt_G, z, saturating=False, loss="gan"):
     return fake_logits.data
 
 
-def _per_step(x, count, name):
+def _per_step(x, count, name, like=None):
     """``x`` for each of ``count`` steps: a callable is called, a list is used in order, a
-    single batch is reused."""
+    single batch is reused. Labels (``like``: the batches they label) take the form of their
+    batches: a list of labels is one batch's where the batches are one reused."""
     if callable(x) and not isinstance(x, Tensor):
         return [x() for _ in range(count)]
-    if isinstance(x, (list, tuple)):
+    if isinstance(x, (list, tuple)) and (like is None or isinstance(like, (list, tuple))):
         if len(x) != count:
             raise ValueError(f"train_step: {name} is a list of {len(x)} batches, expected "
                              f"{count}")
@@ -363,7 +388,7 @@ def _mean_output(logits, loss):
 
 
 def train_step(G, D, opt_G, opt_D, real, z, k=1, saturating=False, label_smoothing=0.0,
-               loss="gan", weight_clip=None):
+               loss="gan", weight_clip=None, real_labels=None, fake_labels=None):
     """One iteration of Algorithm 1: ``k`` updates of D, then one update of G.
 
     Args:
@@ -382,6 +407,10 @@ def train_step(G, D, opt_G, opt_D, real, z, k=1, saturating=False, label_smoothi
         loss: the objective, one of :data:`LOSSES` (see :func:`discriminator_loss`).
         weight_clip: if given, D's parameters are clipped to ``[-weight_clip, weight_clip]``
             after each of its ``k`` updates (WGAN: 0.01, with ``opt_D`` RMSprop at 5e-5).
+        real_labels, fake_labels: for a conditional GAN, the classes of the real batches (in
+            ``real``'s form: one reused, or a list of ``k``) and the classes asked of G (in
+            ``z``'s form: one reused, a list of ``k + 1``, or a callable called ``k + 1``
+            times); both, or neither.
 
     Returns:
         A :class:`StepResult` of 0-d device arrays (no host synchronisation happens here).
@@ -389,17 +418,22 @@ def train_step(G, D, opt_G, opt_D, real, z, k=1, saturating=False, label_smoothi
     if k < 1:
         raise ValueError(f"train_step: k must be at least 1, got {k}")
     _check_loss("train_step", loss, saturating, label_smoothing)
+    _check_labels("train_step", real_labels, fake_labels)
     if weight_clip is not None:
         _check_clip("train_step", weight_clip)
     reals, noises = _per_step(real, k, "real"), _per_step(z, k + 1, "z")
+    real_ys, fake_ys = [None] * k, [None] * (k + 1)                   # unconditional
+    if real_labels is not None:
+        real_ys = _per_step(real_labels, k, "real_labels", like=real)
+        fake_ys = _per_step(fake_labels, k + 1, "fake_labels", like=z)
     for name, batches in (("real", reals), ("z", noises)):
         if any(getattr(b, "size", 1) == 0 for b in batches):
             raise ValueError(f"train_step: the {name} batch is empty (N = 0); a step needs at "
                              f"least one example (its losses would be the mean of nothing)")
-    for real_i, z_i in zip(reals, noises[:k]):
+    for real_i, z_i, real_y, fake_y in zip(reals, noises[:k], real_ys, fake_ys[:k]):
         real_logits, fake_logits = discriminator_step(G, D, opt_D, real_i, z_i, label_smoothing,
-                                                      loss, weight_clip)
-    g_logits = generator_step(G, D, opt_G, noises[k], saturating, loss)
+                                                      loss, weight_clip, real_y, fake_y)
+    g_logits = generator_step(G, D, opt_G, noises[k], saturating, loss, fake_ys[k])
     return StepResult(d_loss=discriminator_loss(real_logits, fake_logits, label_smoothing, loss),
                       g_loss=generator_loss(g_logits, saturating, loss),
                       d_real=_mean_output(real_logits, loss),

@@ -16,6 +16,8 @@ docs/metrics.md gives the definitions, the evaluation protocol and the known wea
                                                        doubt, the part of the score a sample loses
     mode_counts(probs_or_labels, n_classes, threshold) classes holding >= threshold of the samples
     kl_to_uniform(histogram)                           KL(class histogram || uniform), in nats
+    accuracy_by_class(probs_or_labels, targets, K)     per class, the share the classifier puts
+                                                       in it (a conditional G: drawn as asked)
     nearest_neighbour_distance(samples, reference)     median L2 distance to the nearest reference
     nearest_neighbour_distances(samples, reference)    ... every sample's distance
 
@@ -389,6 +391,32 @@ def kl_to_uniform(histogram):
         raise ValueError(f"kl_to_uniform: need a non-negative, non-empty histogram, got {h}")
     p = h / h.sum()
     return float(rel_entr(p, 1.0 / h.size).sum())
+
+
+def accuracy_by_class(probs_or_labels, targets, n_classes=10):
+    """For each class c, the share of the examples meant to be of class c (``targets == c``)
+    that the classifier puts in class c: ``(K,)`` float64, NaN for a class with no example.
+
+    For the samples of a conditional generator the targets are the classes it was asked for,
+    so this is how often it draws the class asked for, as far as the classifier can tell
+    (itself wrong on about 1% of real test digits: compare with its accuracy on real images).
+
+    Args:
+        probs_or_labels: (N, K) classifier probabilities (the argmax is the prediction) or (N,)
+            predicted integer labels.
+        targets: (N,) integer classes in [0, K).
+        n_classes: K.
+    """
+    op = "accuracy_by_class"
+    predicted = _labels(probs_or_labels, n_classes, op)
+    targets = _labels(targets, n_classes, op)
+    if targets.ndim != 1 or targets.shape != predicted.shape:
+        raise ShapeError(f"{op}: {predicted.shape[0]} predictions for targets of shape "
+                         f"{targets.shape}")
+    counts = np.bincount(targets, minlength=n_classes)                   # (K,)
+    hits = np.bincount(targets[predicted == targets], minlength=n_classes)
+    with np.errstate(invalid="ignore"):                                  # 0 / 0: no example
+        return hits / counts
 
 
 # --------------------------------------------------------------------------------------------

@@ -8,6 +8,9 @@ range; every discriminator maps images to one *logit* per image, ``(N, 1)`` (D(x
 it; the losses in ``minigan.gan`` work on logits for stability). Each spec's ``source`` says
 where the model comes from; docs/models.md describes them and docs/results.md measures them.
 
+``build(name, num_classes=10)`` builds the conditional GAN of Mirza & Osindero (2014) on the
+preset: ``G(z, labels)`` and ``D(x, labels)``, each told the class by ``nn.Conditional``.
+
 Shapes are written after each layer as ``# (N, C, H, W)``. Keras models are ported with Keras'
 semantics (``padding="same"``, LeakyReLU slope 0.3, Glorot-uniform kernels, zero biases, batch
 norm with momentum 0.99 and epsilon 1e-3 -- PyTorch's ``momentum=0.01, eps=1e-3``).
@@ -22,8 +25,8 @@ from . import averaging, backend, nn, optim
 from .nn import init
 from .tensor import Tensor, array_of
 
-__all__ = ["ModelSpec", "SPECS", "names", "build", "init_output_bias", "make_optimizers",
-           "sample_noise", "recompute_batch_norm", "parameter_count"]
+__all__ = ["ModelSpec", "SPECS", "names", "build", "num_classes_of", "init_output_bias",
+           "make_optimizers", "sample_noise", "recompute_batch_norm", "parameter_count"]
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,9 @@ class ModelSpec:
     output_bias: str = "zeros"     # "marginals": G's last bias from the data (init_output_bias)
     batch_size: int = 64           # the minibatch the settings were made for
     ema: float = 0.999             # decay of the moving average of G's weights to sample from
+    conditioning: str = "channels"  # how D takes a class code (build's num_classes): as image
+                                    # "channels", as "features" after the flattened image, or
+                                    # None: no conditional form
 
 
 # --- building blocks ------------------------------------------------------------------------
@@ -125,10 +131,10 @@ def _mlp_generator(latent_dim):
     )
 
 
-def _mlp_discriminator(channels=1):
+def _mlp_discriminator(channels=1, num_classes=0):
     return nn.Sequential(
-        nn.Flatten(),                                       # (N, 784 * channels)
-        *_mlp([784 * channels, 512, 256, 1], lambda: nn.LeakyReLU(0.2)),  # (N, 1)
+        nn.Flatten(),                       # (N, 784 * channels), then a class code's K features
+        *_mlp([784 * channels + num_classes, 512, 256, 1], lambda: nn.LeakyReLU(0.2)),  # (N, 1)
     )
 
 
@@ -184,9 +190,9 @@ def _mlp_sigmoid_generator(latent_dim):
     )
 
 
-def _mlp_sigmoid_discriminator(channels=1):
-    return nn.Sequential(nn.Flatten(),
-                         *_mlp([784 * channels, 256, 128, 1], lambda: nn.LeakyReLU(0.2)))
+def _mlp_sigmoid_discriminator(channels=1, num_classes=0):
+    return nn.Sequential(nn.Flatten(), *_mlp([784 * channels + num_classes, 256, 128, 1],
+                                             lambda: nn.LeakyReLU(0.2)))
 
 
 def _goodfellow2014_generator(latent_dim):
@@ -235,7 +241,8 @@ SPECS = {s.name: s for s in [
     ModelSpec(
         "mlp", _mlp_generator, _mlp_discriminator,
         source="The fully connected GAN of the common PyTorch/Keras MNIST tutorials "
-               "(100-256-512-1024-784 generator, 784-512-256-1 discriminator, LeakyReLU 0.2)."),
+               "(100-256-512-1024-784 generator, 784-512-256-1 discriminator, LeakyReLU 0.2).",
+        conditioning="features"),
     ModelSpec(
         "dcgan_bn", _dcgan_bn_generator, _dcgan_bn_discriminator,
         source="A DCGAN in the style of Radford et al. 2016 scaled to 28x28: 4x4 stride-2 "
@@ -249,7 +256,8 @@ SPECS = {s.name: s for s in [
                "et al. 2014 started their sigmoid generator: He weights in G, its output bias "
                "from the data's mean image, and D at half G's rate (docs/models.md says why).",
         data_range=(0.0, 1.0), init=("he", "pytorch"), output_bias="marginals",
-        optimizer=dict(name="adam", lr=2e-4, lr_d=1e-4, betas=(0.5, 0.999))),
+        optimizer=dict(name="adam", lr=2e-4, lr_d=1e-4, betas=(0.5, 0.999)),
+        conditioning="features"),
     ModelSpec(
         "goodfellow2014", _goodfellow2014_generator, _goodfellow2014_discriminator,
         source="Goodfellow et al., 'Generative Adversarial Nets', NeurIPS 2014, MNIST model: "
@@ -262,7 +270,10 @@ SPECS = {s.name: s for s in [
         # half G's rate keeps the configuration's halved D cost.
         data_range=(0.0, 1.0), noise=f"uniform:{math.sqrt(3)}",
         init=("uniform:0.05", "uniform:0.005"), output_bias="marginals", batch_size=100,
-        optimizer=dict(name="adam", lr=4e-4, lr_d=2e-4, betas=(0.5, 0.999)), ema=0.9999),
+        optimizer=dict(name="adam", lr=4e-4, lr_d=2e-4, betas=(0.5, 0.999)), ema=0.9999,
+        # No conditional form: D's dropout on its input would drop the class code too, so D
+        # would judge a fifth of its inputs' codes without their class.
+        conditioning=None),
     # The documented best recipe for each convolutional generator (docs/results.md): its G
     # against one D, a spectrally normalised dcgan_bn D with a hidden layer, drawn from
     # N(0, 0.02) and trained at G's rate, twice dcgan_bn's, with the 0.9999 average of G.
@@ -281,9 +292,10 @@ SPECS = {s.name: s for s in [
 ]}
 
 
-def names():
-    """The names of the reference architectures."""
-    return list(SPECS)
+def names(conditional=False):
+    """The names of the reference architectures (``conditional=True``: those with a conditional
+    form, ``build(name, num_classes=K)``)."""
+    return [name for name, spec in SPECS.items() if not conditional or spec.conditioning]
 
 
 def _spec(name):
@@ -293,7 +305,7 @@ def _spec(name):
 
 
 def build(name, latent_dim=100, seed=None, device="cpu", data=None, discriminator=None,
-          d_init=None):
+          d_init=None, num_classes=None):
     """Build the generator and discriminator of the architecture ``name``.
 
     Args:
@@ -307,22 +319,62 @@ def build(name, latent_dim=100, seed=None, device="cpu", data=None, discriminato
         discriminator: to train this G against another D: a callable that returns a new D
             (its layers built, not yet initialised), in place of the spec's.
         d_init: the initialisation scheme of that D (see :func:`_initialise`); None: the spec's.
+        num_classes: K, for the conditional GAN (:func:`_conditional`): G and D are then called
+            with the class of each image, ``G(z, labels)`` and ``D(x, labels)``, labels in
+            [0, K). None (default): the unconditional GAN, unchanged.
 
     Returns:
         ``(G, D)``: G maps ``(N, latent_dim)`` noise to ``(N, 1, 28, 28)`` images, D maps images
         to ``(N, 1)`` logits.
     """
     spec = _spec(name)
+    if num_classes is not None:
+        _check_conditional(spec, num_classes, discriminator)
     if seed is not None:
         init.manual_seed(seed)
-    G = spec.generator(latent_dim)
-    D = spec.discriminator() if discriminator is None else discriminator()
+    if num_classes is None:
+        G = spec.generator(latent_dim)
+        D = spec.discriminator() if discriminator is None else discriminator()
+    else:
+        G, D = _conditional(spec, latent_dim, num_classes)
     g_scheme, d_scheme = spec.init if isinstance(spec.init, tuple) else (spec.init, spec.init)
     _initialise(G, g_scheme)
     _initialise(D, d_scheme if d_init is None else d_init)
     if spec.output_bias == "marginals" and data is not None:
         init_output_bias(G, data, spec.data_range)
     return G.to(device), D.to(device)
+
+
+def _conditional(spec, latent_dim, num_classes):
+    """The preset's G and D told the class, as in Mirza & Osindero (2014): G reads z and the
+    class's one-hot code side by side, ``(N, latent_dim + K)``; D reads the image with the code as
+    K constant channels (a convolutional D) or as K features after the flattened image (a fully
+    connected D), as ``spec.conditioning`` says. Only the first layer of each grows."""
+    k = num_classes
+    G = nn.Conditional(spec.generator(latent_dim + k), k)
+    if spec.conditioning == "channels":
+        D = nn.Conditional(spec.discriminator(channels=1 + k), k, as_channels=True)
+    else:
+        D = nn.Conditional(spec.discriminator(num_classes=k), k)
+    return G, D
+
+
+def _check_conditional(spec, num_classes, discriminator):
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
+        raise ValueError(f"build: num_classes must be an int >= 2 (the classes a conditional "
+                         f"GAN is told), got {num_classes!r}")
+    if spec.conditioning is None:
+        raise ValueError(f"build: {spec.name} has no conditional form (its D drops part of its "
+                         f"input, the class code with it); the presets that have one: "
+                         f"{', '.join(names(conditional=True))}")
+    if discriminator is not None:
+        raise ValueError("build: num_classes with discriminator=: the given D takes no labels; "
+                         "wrap it in nn.Conditional yourself")
+
+
+def num_classes_of(module):
+    """K for a network built conditional (an ``nn.Conditional``), else None."""
+    return module.num_classes if isinstance(module, nn.Conditional) else None
 
 
 def _initialise(model, scheme):
@@ -388,18 +440,19 @@ def init_output_bias(G, data, data_range=(0.0, 1.0)):
 
 
 _OPTIMIZER_DEFAULTS = {"adam": dict(name="adam", lr=2e-4, betas=(0.5, 0.999)),
-                       "sgd": dict(name="sgd", lr=0.1, momentum=0.5)}
+                       "sgd": dict(name="sgd", lr=0.1, momentum=0.5),
+                       "rmsprop": dict(name="rmsprop", lr=5e-5)}    # WGAN's (Arjovsky et al.)
 
 
 def make_optimizers(name, G, D, optimizer=None, **overrides):
     """The architecture's recommended optimisers for G and D.
 
     Args:
-        optimizer: None for the model's own choice, or "adam" / "sgd" to switch (starting from
-            that optimiser's usual GAN settings: Adam 2e-4 with beta1 0.5, SGD 0.1 with momentum
-            0.5).
-        overrides: lr (both networks), lr_d (D's alone), betas (Adam), momentum (SGD); None
-            leaves a setting as it is.
+        optimizer: None for the model's own choice, or "adam" / "sgd" / "rmsprop" to switch
+            (starting from that optimiser's usual GAN settings: Adam 2e-4 with beta1 0.5, SGD
+            0.1 with momentum 0.5, RMSprop 5e-5 as in WGAN).
+        overrides: lr (both networks), lr_d (D's alone), betas (Adam), momentum (SGD, RMSprop);
+            None leaves a setting as it is.
     """
     base = _spec(name).optimizer if optimizer is None else _OPTIMIZER_DEFAULTS[optimizer]
     given = {k: v for k, v in overrides.items() if v is not None}
@@ -413,7 +466,7 @@ def make_optimizers(name, G, D, optimizer=None, **overrides):
         make = optim.Adam
     else:
         settings.pop("betas", None)
-        make = optim.SGD
+        make = optim.RMSprop if kind == "rmsprop" else optim.SGD
     return make(G.parameters(), **settings), make(D.parameters(), **{**settings, "lr": lr_d})
 
 
@@ -457,12 +510,18 @@ def recompute_batch_norm(name, G, batch_size=None, latent_dim=100, generator=Non
     norm statistics copied or averaged from other weights; ``averaging.update_bn`` replaces them
     with the mean batch statistics of ``batches`` batches of the model's noise, ``batch_size``
     (default: the model's) samples each, as in training. Models without batch norm draw no noise.
+    A conditional G is asked for every class in turn (sample i for class i mod K), the classes
+    of training in equal shares.
 
     Returns:
         The number of batches run: ``batches``, or 0 where G has no batch norm.
     """
     batch_size = batch_size or _spec(name).batch_size
+    k = num_classes_of(G)
     noise = (sample_noise(name, batch_size, latent_dim, generator, device) for _ in range(batches))
+    if k is not None:
+        labels = np.arange(batch_size) % k                             # (N,) every class in turn
+        noise = ((z, labels) for z in noise)
     return averaging.update_bn(noise, G)
 
 

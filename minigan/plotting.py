@@ -57,8 +57,11 @@ def save_image_grid(images, path, nrow=8, value_range=(-1.0, 1.0), title=None):
     _save(fig, path)
 
 
-def save_loss_curves(records, path, keys=("loss_d", "loss_g"), title="losses"):
-    """Plot ``records`` (dicts with a "step" key) for each of ``keys``, and D(x), D(G(z))."""
+def save_loss_curves(records, path, keys=("loss_d", "loss_g"), title="losses",
+                     probabilities=True):
+    """Plot ``records`` (dicts with a "step" key) for each of ``keys``, and D(x), D(G(z)): the
+    records' "d_real" and "d_fake", probabilities in [0, 1], or D's raw mean scores where
+    ``probabilities`` is False (the losses of minigan.gan other than "gan")."""
     plt = _pyplot()
     steps = np.array([r["step"] for r in records])
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(7, 6), sharex=True)
@@ -70,7 +73,9 @@ def save_loss_curves(records, path, keys=("loss_d", "loss_g"), title="losses"):
     for k, label in (("d_real", "D(x)"), ("d_fake", "D(G(z))")):
         if records and k in records[0]:
             ax2.plot(steps, [r[k] for r in records], label=label, linewidth=1)
-    ax2.set_ylim(-0.02, 1.02)
+    if probabilities:
+        ax2.set_ylim(-0.02, 1.02)
+    ax2.set_ylabel("mean probability" if probabilities else "D's mean raw score")
     ax2.set_xlabel("step")
     ax2.legend()
     fig.tight_layout()

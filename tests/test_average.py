@@ -91,13 +91,14 @@ def average():
     return load_example("average")
 
 
-def write_run(directory, steps, seed=0, ema=True, arch="mlp"):
+def write_run(directory, steps, seed=0, ema=True, arch="mlp", num_classes=None):
     """Checkpoints of a pretend run, as a run that keeps them writes them (recipes/swa.py)."""
     os.makedirs(directory, exist_ok=True)
-    config = {"arch": arch, "latent_dim": 8, "seed": seed, "recipe": "swa", "ema": 0.999}
+    config = {"arch": arch, "latent_dim": 8, "seed": seed, "recipe": "swa", "ema": 0.999,
+              "num_classes": num_classes}
     rng = np.random.default_rng(seed)
     for step in steps:
-        G, _ = models.build(arch, 8, seed=seed)
+        G, _ = models.build(arch, 8, seed=seed, num_classes=num_classes)
         for p in G.parameters():
             p.data[...] = rng.normal(size=p.shape).astype(np.float32)
         for b in G.buffers():                                          # batch norm statistics
@@ -171,6 +172,19 @@ def test_batch_norm_statistics_are_the_averaged_weights_own(average, tmp_path):
                 assert np.array_equal(avg[part][prefix + name], value), (part, name)
                 snapshot_mean = (ckpts[0][part][prefix + name] + ckpts[1][part][prefix + name]) / 2
                 assert not np.allclose(value, snapshot_mean)
+
+
+def test_a_conditional_run_is_averaged_into_a_conditional_g(average, tmp_path):
+    """Its networks are rebuilt with the classes (and a batch norm G's statistics recomputed
+    with every class asked for: tests/test_conditional.py)."""
+    write_run(tmp_path / "cond", [1000, 2000], num_classes=10)
+    out = average.main(["--run", str(tmp_path / "cond"), "--out", str(tmp_path / "avg.npz")])
+    G, info = checkpoint.load_generator(out, conditional=True)
+    assert info["num_classes"] == 10 and info["averaged_steps"] == [1000, 2000]
+    write_run(tmp_path / "plain", [3000])
+    with pytest.raises(SystemExit, match=r"different runs: \{'num_classes': \(10, None\)\}"):
+        average.main([str(tmp_path / "cond" / "ckpt_001000.npz"),
+                      str(tmp_path / "plain" / "ckpt_003000.npz"), "--out", str(out)])
 
 
 def test_a_run_without_an_average_gets_its_gs_averaged(average, tmp_path):

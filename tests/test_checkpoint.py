@@ -126,7 +126,7 @@ def test_load_generator_picks_the_average_or_g(tmp_path):
                                       ("raw.npz", None, G, False)]:
         got, info = checkpoint.load_generator(tmp_path / path, average=average)
         assert info == {"arch": "mlp", "latent_dim": 8, "step": 1, "average": used,
-                        "averaged_steps": None, "recipe": None}
+                        "averaged_steps": None, "recipe": None, "num_classes": None}
         assert not got.training
         np.testing.assert_array_equal(out(got), out(want))
     with pytest.raises(minigan.CheckpointError, match="no moving average"):
@@ -155,7 +155,8 @@ def test_load_discriminator_gives_the_saved_d_in_eval_mode(tmp_path):
     config = {"arch": "dcgan_bn", "latent_dim": 8}
     minigan.save(tmp_path / "ckpt.npz", G=G, D=D, step=3, config=config)
     got, info = checkpoint.load_discriminator(tmp_path / "ckpt.npz")
-    assert info == {"arch": "dcgan_bn", "recipe": None, "step": 3} and not got.training
+    assert info == {"arch": "dcgan_bn", "recipe": None, "step": 3, "num_classes": None}
+    assert not got.training
     x = minigan.tensor(np.random.default_rng(8).uniform(-1, 1, (4, 1, 28, 28)).astype(np.float32))
     D.eval()
     with minigan.no_grad():

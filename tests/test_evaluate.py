@@ -24,7 +24,7 @@ pytestmark = pytest.mark.skipif(not DATA, reason="MINIGAN_DATA (the MNIST direct
 METRIC_KEYS = {"n", "parzen_mean", "parzen_sem", "parzen_sigma", "parzen_validation", "fid",
                "is_mean", "is_std", "doubt", "doubted", "modes", "digit_histogram",
                "kl_to_uniform", "nn_median", "nn_test_median", "nn_ratio", "parzen_by_digit",
-               "seconds"}
+               "accuracy", "accuracy_by_digit", "seconds"}
 
 
 @pytest.fixture(scope="module")
@@ -156,20 +156,20 @@ def test_rejection_keeps_the_samples_d_favours(evaluate, tmp_path, monkeypatch):
     G, D = models.build("mlp_sigmoid", latent_dim=8, seed=0)
     ckpt = tmp_path / "ckpt.npz"
     minigan.save(ckpt, G=G, D=D, step=0, config={"arch": "mlp_sigmoid", "latent_dim": 8})
-    plain, _ = evaluate.generate(ckpt, 300, 0, "cpu")
+    plain, _, _ = evaluate.generate(ckpt, 300, 0, "cpu")
     # The checkpoint's own D is loaded, in eval mode, and the draws are counted.
-    _, source = evaluate.generate(ckpt, 300, 0, "cpu", rejection=0.5)
+    _, source, _ = evaluate.generate(ckpt, 300, 0, "cpu", rejection=0.5)
     assert source["rejection"]["drawn"] > 300 and source["rejection"]["kept"] >= 300
 
     judge = brightness_judge(0.05)
     monkeypatch.setattr(evaluate.checkpoint, "load_discriminator",
                         lambda *args, **kwargs: (judge, {}))
     # Cap at the smallest logit: every sample is kept, so they are the plain samples, in order.
-    every, source = evaluate.generate(ckpt, 300, 0, "cpu", rejection=0.0)
+    every, source, _ = evaluate.generate(ckpt, 300, 0, "cpu", rejection=0.0)
     np.testing.assert_array_equal(every, plain)
     assert source["rejection"]["drawn"] == 300
     # Cap at the largest: the brighter a sample, the likelier it stays.
-    bright, source = evaluate.generate(ckpt, 300, 0, "cpu", rejection=1.0)
+    bright, source, _ = evaluate.generate(ckpt, 300, 0, "cpu", rejection=1.0)
     assert bright.mean() > plain.mean()
     # ... and the share kept is E exp(a - max a) (mlp_sigmoid draws in [0, 1], as measured).
     with minigan.no_grad():
@@ -180,20 +180,75 @@ def test_rejection_keeps_the_samples_d_favours(evaluate, tmp_path, monkeypatch):
     assert r["kept"] / r["drawn"] == pytest.approx(rate, rel=0.25)
 
 
+class DigitCopier(minigan.nn.Module):
+    """A conditional 'G' that draws held-out images of the digit ``label + shift`` (mod 10)."""
+
+    def __init__(self, images, labels, shift):
+        super().__init__()
+        self.by_digit = [mnist.scale(images[labels == d], (-1.0, 1.0)) for d in range(10)]
+        self.shift, self.drawn = shift, 0
+
+    def forward(self, z, labels):
+        x = np.stack([self.by_digit[(y + self.shift) % 10][(self.drawn + i) % 500]
+                      for i, y in enumerate(np.asarray(labels))])
+        self.drawn += len(x)
+        return minigan.tensor(x)                                       # (n, 1, 28, 28)
+
+
+@pytest.mark.parametrize("shift", [0, 1])
+def test_a_conditional_checkpoint_is_scored_on_the_digits_asked_for(evaluate, held_out,
+                                                                     tmp_path, capsys,
+                                                                     monkeypatch, shift):
+    """Real images of the digit asked for score ~100% by digit, of the next digit ~0%; the
+    real row is the classifier's accuracy on the held-out images of each digit."""
+    G, D = models.build("mlp", latent_dim=8, seed=0, num_classes=10)
+    ckpt = tmp_path / "ckpt.npz"
+    minigan.save(ckpt, G=G, D=D, step=0, config={"arch": "mlp", "latent_dim": 8,
+                                                 "num_classes": 10})
+    info = {"arch": "mlp", "latent_dim": 8, "step": 0, "average": False, "averaged_steps": None,
+            "recipe": None, "num_classes": 10}
+    monkeypatch.setattr(evaluate.checkpoint, "load_generator",
+                        lambda *a, **kw: (DigitCopier(*held_out, shift), info))
+    result = evaluate.main(["--checkpoint", str(ckpt), "--n", "200", "--skip-parzen",
+                            "--digits", "3,8"])
+    s, r = result["samples"], result["real"]
+    assert result["source"]["digits"] == [3, 8]
+    asked = [a for a in s["accuracy_by_digit"] if a is not None]
+    assert [d for d, a in enumerate(s["accuracy_by_digit"]) if a is not None] == [3, 8]
+    assert all(a > 0.95 for a in asked) if shift == 0 else all(a < 0.05 for a in asked)
+    assert s["digit_histogram"][3 + shift] + s["digit_histogram"][8 + shift] > 190
+    assert min(r["accuracy_by_digit"]) > 0.9 and r["accuracy"] > 0.97
+    out = capsys.readouterr().out
+    assert "accuracy (%) by digit" in out and "digits 3, 8 in turn: 100 samples of each" in out
+    monkeypatch.undo()
+    # D keeps or drops each sample judged with the digit it was asked for; the kept keep theirs.
+    x, source, labels = evaluate.generate(ckpt, 60, 0, "cpu", rejection=0.5, digits=[1, 2])
+    assert x.shape == (60, 1, 28, 28) and labels.shape == (60,) and set(labels) == {1, 2}
+    assert source["rejection"]["kept"] >= 60 and source["digits"] == [1, 2]
+    # An unconditional checkpoint has no digit to ask for.
+    plain = tmp_path / "plain.npz"
+    minigan.save(plain, G=models.build("mlp", latent_dim=8)[0], step=0,
+                 config={"arch": "mlp", "latent_dim": 8})
+    with pytest.raises(SystemExit, match="--digits: .*plain.npz is an unconditional GAN's"):
+        evaluate.main(["--checkpoint", str(plain), "--n", "10", "--skip-parzen", "--digits", "3"])
+    assert evaluate.main(["--checkpoint", str(plain), "--n", "10",
+                          "--skip-parzen"])["samples"]["accuracy_by_digit"] is None
+
+
 def test_truncation_feeds_g_the_truncated_noise(evaluate, tmp_path):
     """--truncation T: G is fed models.sample_noise(..., truncation=T), recorded in the source;
     it needs a checkpoint and a positive bound."""
     G, D = models.build("mlp_sigmoid", latent_dim=8, seed=0)
     ckpt = tmp_path / "ckpt.npz"
     minigan.save(ckpt, G=G, D=D, step=0, config={"arch": "mlp_sigmoid", "latent_dim": 8})
-    x, source = evaluate.generate(ckpt, 50, 3, "cpu", truncation=0.5)
+    x, source, _ = evaluate.generate(ckpt, 50, 3, "cpu", truncation=0.5)
     assert source["truncation"] == 0.5
     G.eval()
     with minigan.no_grad():
         z = models.sample_noise("mlp_sigmoid", 50, 8, np.random.default_rng(3), truncation=0.5)
         expected = G(z).numpy()
     np.testing.assert_allclose(x, expected, atol=1e-6)         # mlp_sigmoid draws in [0, 1]
-    plain, source = evaluate.generate(ckpt, 50, 3, "cpu")
+    plain, source, _ = evaluate.generate(ckpt, 50, 3, "cpu")
     assert source["truncation"] is None and not np.allclose(plain, x)
     for argv in (["--held-out", "--truncation", "1"], ["--checkpoint", str(ckpt), "--truncation",
                                                        "-1"]):
@@ -214,7 +269,7 @@ def test_rejection_uses_a_recipes_d_and_refuses_a_packed_one(evaluate, tmp_path)
             with pytest.raises(ValueError, match="packs of 2"):
                 evaluate.generate(ckpt, 100, 0, "cpu", rejection=0.5)
         else:
-            _, source = evaluate.generate(ckpt, 100, 0, "cpu", rejection=0.5)
+            _, source, _ = evaluate.generate(ckpt, 100, 0, "cpu", rejection=0.5)
             assert source["recipe"] == recipe and source["rejection"]["kept"] >= 100
     minigan.save(tmp_path / "odd.npz", G=G, D=D, step=0,
                  config={"arch": "mlp_sigmoid", "latent_dim": 8, "recipe": "../mnist"})
@@ -254,6 +309,9 @@ def test_samples_outside_the_declared_range_are_refused(evaluate, held_out, tmp_
     (["--held-out", "--range", "0,1"], "--range goes with --samples"),
     (["--samples", "x.npy", "--range", "1,0"], "--range must be two increasing numbers"),
     (["--samples", "x.npy", "--range", "a,b"], "--range must be two increasing numbers"),
+    (["--held-out", "--digits", "3"], "--digits needs --checkpoint"),
+    (["--checkpoint", "c.npz", "--digits", "3,3"], "argument --digits: must be distinct digits"),
+    (["--checkpoint", "c.npz", "--digits", "1,x"], "argument --digits: '1,x' is not a list"),
     (["--checkpoint", "c.npz", "--rejection", "1.5"], "argument --rejection: must be at least 0 "
                                                        "and at most 1"),
 ])

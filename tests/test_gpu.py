@@ -157,6 +157,32 @@ def test_training_on_gpu_follows_cpu(arch):
         np.testing.assert_allclose(runs["cuda"][1][k], v, rtol=1e-3, atol=1e-4)
 
 
+@pytest.mark.parametrize("arch", ["dcgan_bn", "mlp"])
+def test_conditional_training_on_gpu_follows_cpu(arch):
+    """As above for the conditional GAN: the real labels on the device with the images (as
+    examples/mnist.py keeps them), the labels asked of G from the host."""
+    rng = np.random.default_rng(1)
+    real = rng.uniform(-1, 1, size=(3, 16, 1, 28, 28)).astype(np.float32)
+    real_y = rng.integers(0, 10, size=(3, 16))
+    noise = rng.normal(size=(3, 2, 16, 100)).astype(np.float32)
+    fake_y = rng.integers(0, 10, size=(3, 2, 16))
+    runs = {}
+    for device in ("cpu", "cuda"):
+        G, D = models.build(arch, seed=0, device=device, num_classes=10)
+        opt_G, opt_D = models.make_optimizers(arch, G, D)
+        losses = []
+        for step in range(3):
+            z = [minigan.tensor(noise[step, i], device=device) for i in range(2)]
+            result = gan.train_step(G, D, opt_G, opt_D, minigan.tensor(real[step], device=device),
+                                    z, real_labels=backend.to_device(real_y[step], device),
+                                    fake_labels=list(fake_y[step]))
+            losses.append((float(result.d_loss), float(result.g_loss)))
+        runs[device] = losses, {k: backend.to_numpy(v) for k, v in G.state_dict().items()}
+    np.testing.assert_allclose(runs["cuda"][0], runs["cpu"][0], rtol=1e-3, atol=1e-4)
+    for k, v in runs["cpu"][1].items():
+        np.testing.assert_allclose(runs["cuda"][1][k], v, rtol=1e-3, atol=1e-4)
+
+
 def test_checkpoint_from_gpu_loads_on_cpu_and_back(tmp_path):
     G, _ = models.build("dcgan_bn", seed=0, device="cuda")
     opt = minigan.optim.Adam(G.parameters())

@@ -75,7 +75,8 @@ def test_run_writes_outputs_and_resumes_bit_identically(tmp_path, train):
     proc = subprocess.run(                                  # the script itself, as users run it
         [sys.executable, os.path.join(ROOT, "examples", "mnist.py"), "--steps", "24", "--out",
          str(straight), "--batch-size", "16", "--log-every", "4", "--sample-every", "12",
-         "--checkpoint-every", "8"], capture_output=True, text=True, env=env, timeout=600)
+         "--checkpoint-every", "8", "--threads", "1"],      # as the in-process runs below: a
+        capture_output=True, text=True, env=env, timeout=600)  # BLAS of 2 threads rounds otherwise
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "D(G(z))" in proc.stderr and "done at step 24" in proc.stdout
     for name in ("samples.png", "samples_000012.png", "samples_000024.png", "losses.png",
@@ -256,7 +257,8 @@ def test_a_checkpoint_from_before_the_run_format_resumes(tmp_path, train, script
     train(old, steps=2)
     ckpt = minigan.load(old / "ckpt.npz")
     config = ckpt["config"]
-    del config["recipe"]
+    for key in ("recipe", "loss", "conditional", "weight_clip", "num_classes"):
+        del config[key]
     config.update(lr=None, lr_d=None, beta1=None, optimizer=None, pack=1, input_dropout=0.0,
                   device="cpu")
     minigan.save(old / "ckpt.npz", **ckpt)
@@ -266,6 +268,148 @@ def test_a_checkpoint_from_before_the_run_format_resumes(tmp_path, train, script
     minigan.save(old / "ckpt.npz", **ckpt)
     assert "now the recipe examples/recipes/pacgan.py" in fails(
         script, capsys, "--out", old, "--resume", "--steps", "6")
+
+
+# --- the conditional GAN and the loss family --------------------------------------------------
+
+def test_a_conditional_run_trains_on_each_images_digit_and_resumes_bit_identically(
+        tmp_path, train, script, monkeypatch):
+    """--conditional: D sees each real image with its own digit (minigan's classifier agrees
+    with the labels D is given), G is asked for digits drawn at random, the grid has one row
+    per digit, and --resume goes on bit for bit, labels and all."""
+    from minigan.classifier import load_classifier
+    seen = []
+    discriminator_step = script.gan.discriminator_step
+
+    def watched(G, D, opt_D, real, z, **kwargs):
+        seen.append((real.numpy(), kwargs["real_labels"], kwargs["fake_labels"]))
+        return discriminator_step(G, D, opt_D, real, z, **kwargs)
+
+    monkeypatch.setattr(script.gan, "discriminator_step", watched)
+    grids = []
+    monkeypatch.setattr(script, "save_image_grid",
+                        lambda images, path, **kw: grids.append((images.shape, kw)))
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    log = train(straight, "--conditional", steps=4)
+    assert "training mlp, conditional" in log
+    shape, kw = grids[0]                                               # at the last step
+    assert shape == (80, 1, 28, 28) and kw.get("nrow", 8) == 8         # 10 rows of 8
+    assert "rows: digits 0 to 9" in kw["title"]
+    images = np.concatenate([x for x, _, _ in seen])                   # (64, 1, 28, 28) in [-1, 1]
+    digits = np.concatenate([y for _, y, _ in seen])
+    assert (load_classifier().predict((images + 1) / 2) == digits).mean() > 0.95
+    asked = np.concatenate([y for _, _, y in seen])
+    assert asked.shape == (64,) and len(set(asked.tolist())) > 5
+    ckpt = minigan.load(straight / "ckpt.npz")
+    assert ckpt["config"]["conditional"] is True and ckpt["config"]["num_classes"] == 10
+    G, info = checkpoint.load_generator(straight / "ckpt.npz", conditional=True)
+    assert info["num_classes"] == 10
+    train(resumed, "--conditional", steps=2)
+    train(resumed, "--resume", steps=4)
+    assert_same_checkpoints(straight / "ckpt.npz", resumed / "ckpt.npz")
+
+
+def settings(script, *argv, recipe=None):
+    return script.parse_settings(list(argv), recipe)[0]
+
+
+def test_each_loss_trains_with_its_papers_settings_unless_given(script):
+    """Checked on the settings, without training: WGAN's RMSprop 5e-5, k = 5 and clip 0.01;
+    LSGAN's Adam 2e-4, beta1 0.5 over the preset's own; hinge and gan the preset's."""
+    s = settings(script, "--arch", "goodfellow2014", "--loss", "lsgan")
+    assert (s["lr"], s["lr_d"], s["beta1"], s["k"], s["weight_clip"]) == (2e-4, 2e-4, 0.5, 1, 0)
+    s = settings(script, "--arch", "goodfellow2014", "--loss", "hinge")
+    assert (s["lr"], s["lr_d"], s["k"]) == (4e-4, 2e-4, 1)
+    s = settings(script, "--loss", "wasserstein")
+    assert (s["lr"], s["lr_d"], s["beta1"], s["k"], s["weight_clip"]) == (5e-5, 5e-5, None, 5,
+                                                                          0.01)
+    s = settings(script, "--loss", "wasserstein", "--k", "2", "--weight-clip", "0", "--lr", "1e-4")
+    assert (s["lr"], s["lr_d"], s["k"], s["weight_clip"]) == (1e-4, 1e-4, 2, 0)
+    swa = load_example("recipes/spectral_norm").RECIPE     # a recipe's rate yields to WGAN's
+    assert settings(script, "--loss", "wasserstein", recipe=swa)["lr"] == 5e-5
+    assert settings(script, recipe=swa)["lr"] == swa.settings["lr"]
+
+
+def test_a_wasserstein_run_clips_its_critic_and_logs_raw_scores(tmp_path, train, script,
+                                                                capsys, monkeypatch):
+    calls = []
+    generator_step = script.gan.generator_step
+    monkeypatch.setattr(script.gan, "generator_step",
+                        lambda *a, **kw: calls.append(1) or generator_step(*a, **kw))
+    log = train(tmp_path, "--loss", "wasserstein", steps=4)
+    assert "training mlp, wasserstein" in log and "score(G(z))" in log and "D(G(z))" not in log
+    ckpt = minigan.load(tmp_path / "ckpt.npz")
+    assert ckpt["opt_D"]["optimizer"] == ckpt["opt_G"]["optimizer"] == "RMSprop"
+    assert ckpt["opt_D"]["hparams.lr"] == 5e-5 and ckpt["config"]["k"] == 5
+    assert len(calls) == 4 and int(ckpt["opt_D"]["state.0.step"]) == 20   # 5 critic updates each
+    assert max(np.abs(w).max() for w in ckpt["D"].values()) <= 0.01      # clipped
+    assert max(np.abs(w).max() for w in ckpt["G"].values()) > 0.01
+    records = [json.loads(line) for line in open(tmp_path / "log.jsonl")]
+    # D(x) - D(G(z)) is the critic's estimate of W1, -L_D: scores, not probabilities.
+    for r in records:
+        np.testing.assert_allclose(r["d_real"] - r["d_fake"], -r["loss_d"], rtol=1e-5,
+                                   atol=1e-6)
+    message = fails(script, capsys, "--out", tmp_path, "--resume", "--loss", "gan")
+    assert "was trained with --loss wasserstein" in message
+    train(tmp_path, "--resume", steps=5)                                 # RMSprop resumes
+    assert minigan.load(tmp_path / "ckpt.npz")["step"] == 5
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--loss", "wgan"], "argument --loss: invalid choice: 'wgan'"),
+    (["--loss", "wasserstein", "--beta1", "0.9"], "--beta1 is Adam's; --loss wasserstein "
+                                                  "trains with RMSprop"),
+    (["--weight-clip", "-0.01"], "argument --weight-clip: must be at least 0, got -0.01"),
+    (["--weight-clip", "nan"], "argument --weight-clip: must be at least 0, got nan"),
+    (["--conditional", "--arch", "goodfellow2014"], "--conditional: goodfellow2014 has no "
+                                                    "conditional form"),
+])
+def test_bad_loss_and_conditional_flags_are_one_line(script, capsys, tmp_path, argv, message):
+    assert message in fails(script, capsys, "--out", tmp_path / "run", *argv)
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_recipe_with_its_own_d_refuses_conditional(script, capsys, tmp_path):
+    pacgan = load_example("recipes/pacgan").RECIPE
+    assert "--conditional: the recipe pacgan's D takes no labels" in fails(
+        script, capsys, "--out", tmp_path / "run", "--conditional", recipe=pacgan)
+
+
+def test_sample_script_draws_the_digit_asked_for(tmp_path, train, sample, capsys, monkeypatch):
+    train(tmp_path / "cond", "--conditional", steps=2)
+    ckpt = str(tmp_path / "cond" / "ckpt.npz")
+    asked = []
+    load_generator = checkpoint.load_generator
+
+    def watched(*args, **kwargs):                                   # the labels G is given
+        G, info = load_generator(*args, **kwargs)
+        forward = G.forward
+        G.forward = lambda z, labels: asked.append(np.asarray(labels)) or forward(z, labels)
+        return G, info
+
+    monkeypatch.setattr(sample.checkpoint, "load_generator", watched)
+    grids = []
+    monkeypatch.setattr(sample, "save_image_grid",
+                        lambda images, path, **kw: grids.append((len(images), kw["nrow"])))
+    sample.main(["--checkpoint", ckpt, "--n", "30", "--batch-size", "16", "--out",
+                 str(tmp_path / "all.npy"), "--grid", str(tmp_path / "all.png")])
+    assert np.array_equal(np.concatenate(asked), np.arange(30) % 10)   # every digit in turn
+    assert grids[-1] == (30, 3) and "sample i: digit i % 10" in capsys.readouterr().out
+    asked.clear()
+    sample.main(["--checkpoint", ckpt, "--n", "12", "--digit", "7", "--out",
+                 str(tmp_path / "sevens.npy"), "--grid", str(tmp_path / "sevens.png")])
+    assert np.array_equal(np.concatenate(asked), np.full(12, 7)) and grids[-1] == (12, 8)
+    assert np.load(tmp_path / "sevens.npy").shape == (12, 1, 28, 28)
+    train(tmp_path / "plain", steps=2)
+    for path, digit, message in [
+            (tmp_path / "plain" / "ckpt.npz", "3", "is an unconditional GAN's checkpoint; its G "
+                                                   "draws no digit asked for"),
+            (ckpt, "10", "--digit 10: the checkpoint's G draws digits 0 to 9")]:
+        with pytest.raises(SystemExit) as stop:
+            sample.main(["--checkpoint", str(path), "--n", "4", "--digit", digit, "--out",
+                         str(tmp_path / "x.npy")])
+        assert message in stop.value.code and "\n" not in stop.value.code
+    assert not (tmp_path / "x.npy").exists()
 
 
 # --- a run is never lost ----------------------------------------------------------------------

@@ -8,8 +8,8 @@ layers.py, weight initialisation in init.py.
 """
 
 from . import init
-from .layers import (BatchNorm1d, BatchNorm2d, Conv2d, ConvTranspose2d, Dropout, Flatten,
-                     Identity, LeakyReLU, Linear, Maxout, Pack, ReLU, Sigmoid, SpectralNorm,
+from .layers import (BatchNorm1d, BatchNorm2d, Conditional, Conv2d, ConvTranspose2d, Dropout,
+                     Flatten, Identity, LeakyReLU, Linear, Maxout, Pack, ReLU, Sigmoid, SpectralNorm,
                      Tanh, Unflatten)
 from .module import IncompatibleKeys, Module, Parameter, Sequential, StateDictError
 
@@ -17,5 +17,5 @@ __all__ = [
     "Module", "Parameter", "Sequential", "StateDictError", "IncompatibleKeys", "init",
     "Linear", "Conv2d", "ConvTranspose2d", "BatchNorm1d", "BatchNorm2d", "Dropout",
     "ReLU", "LeakyReLU", "Tanh", "Sigmoid", "Maxout", "Identity", "Flatten", "Unflatten",
-    "Pack", "SpectralNorm",
+    "Pack", "SpectralNorm", "Conditional",
 ]

@@ -17,7 +17,8 @@ from ..ops import args
 from ..ops import spectral_norm as _sn
 from ..ops.dropout import dropout
 from ..ops.norm import batch_norm
-from ..tensor import DEFAULT_DTYPE, ShapeError
+from ..ops.shape import concatenate
+from ..tensor import DEFAULT_DTYPE, ShapeError, Tensor
 from . import init
 from .module import Module, Parameter
 
@@ -430,3 +431,57 @@ class Pack(Module):
 
     def extra_repr(self):
         return f"m={self.m}"
+
+
+class Conditional(Module):
+    """A network told the class of each input: ``net(cat([x, one_hot(labels)], axis=1))``.
+
+    The conditional GAN of Mirza & Osindero (2014, "Conditional Generative Adversarial Nets")
+    gives G and D the class y as an extra input, G(z, y) and D(x, y): G learns to draw the class
+    it is asked for, and D to reject an image that does not look like its class. The class
+    enters as its one-hot code (``F.one_hot``), concatenated to the input:
+
+    - a batch of vectors ``(N, F)`` (G's noise, or a fully connected D's image) gets it as K more
+      features, ``(N, F + K)``; an image ``(N, C, H, W)`` is flattened to ``(N, C*H*W)`` first;
+    - with ``as_channels=True`` (a convolutional D) an image ``(N, C, H, W)`` gets it as K
+      constant channels, ``(N, C + K, H, W)``: channel ``C + y`` is all ones, the other K - 1
+      all zeros, so every filter of the first layer sees the class at every position.
+
+    The code is a constant: the input's gradient is the concatenation's (the first F features
+    or C channels of the gradient ``net`` returns), and no gradient reaches the labels.
+
+    Args:
+        net: the network that takes the concatenation (its first layer sized for it).
+        num_classes: K.
+        as_channels: add the code as channels of an image instead of as features.
+    """
+
+    def __init__(self, net, num_classes, as_channels=False):
+        super().__init__()
+        self.net = net
+        self.num_classes = args.integer(num_classes, "Conditional", "num_classes", minimum=1)
+        self.as_channels = bool(as_channels)
+
+    def forward(self, x, labels=None):
+        if labels is None:
+            raise TypeError(f"Conditional: this network is conditioned on {self.num_classes} "
+                            f"classes; call it with the class of each input, net(x, labels)")
+        n = x.shape[0]
+        code = F.one_hot(labels, self.num_classes, dtype=x.dtype, device=x.device)  # (N, K)
+        if code.shape[0] != n:
+            raise ShapeError(f"Conditional: {code.shape[0]} labels for a batch of {n} inputs "
+                             f"(shape {x.shape})")
+        if self.as_channels:
+            if x.ndim != 4:
+                raise ShapeError(f"Conditional: as_channels needs images (N, C, H, W), got "
+                                 f"shape {x.shape}")
+            _, _, h, w = x.shape
+            xp = backend.get_array_module(code.data)
+            planes = xp.broadcast_to(code.data[:, :, None, None], (n, self.num_classes, h, w))
+            code = Tensor(planes)                                  # (N, K, H, W), constant
+        else:
+            x = x.flatten(1)                                       # (N, F)
+        return self.net(concatenate([x, code], axis=1))  # (N, F + K) or (N, C + K, H, W)
+
+    def extra_repr(self):
+        return f"num_classes={self.num_classes}, as_channels={self.as_channels}"
