@@ -32,8 +32,8 @@ A run is never replaced unasked: an --out that holds one is refused unless --res
 it) or --overwrite (delete its files and start again). Ctrl-C saves at the end of the step and
 stops. Training that goes NaN stops with a message and keeps its last good checkpoint.
 
---resume goes on bit for bit as if the run had never stopped, with the checkpoint's settings
-(up to its --steps). Only these may be given anew: --steps, the learning rates (--lr, --lr-d;
+--resume goes on bit for bit as if the run had never stopped (at a fixed --threads N: two BLAS
+threads round differently from one), with the checkpoint's settings (up to its --steps). Only these may be given anew: --steps, the learning rates (--lr, --lr-d;
 --lr alone sets both), the average's decay (--ema; on a run without an average it starts one
 from G) and how often the run logs, draws and saves. Any other setting given with --resume must
 be the checkpoint's.
