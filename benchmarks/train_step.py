@@ -23,8 +23,8 @@ lets the last one's threads go to sleep, and the order is reversed every round, 
 --threads setting is a table of its own: a number of threads for both libraries (environment variables before the
 libraries load, then ``minigan.set_num_threads`` / ``torch.set_num_threads``), "all" for every
 core, or "default" for what each does by itself: minigan's example scripts'
-``--threads auto`` (``minigan.threads.AutoThreads``: the free cores when the process starts,
-looked at again every 10 s of steps) and PyTorch's own default. The minigan process also calls ``backend.keep_freed_memory()``,
+``--threads auto`` (the cores the other processes leave free, looked at before each turn,
+while the other contestants wait) and PyTorch's own default. The minigan process also calls ``backend.keep_freed_memory()``,
 as the example scripts do. ``--busy N`` runs N CPU-bound competitor processes (Python busy
 loops) for the whole measurement of both frameworks, as on a laptop doing other work.
 
@@ -331,8 +331,11 @@ def child(framework, name, batch, threads, device, pack=1):
         time K      the wall time of K steps, then of one 1024^3 float32 matmul, seconds
 
     ``threads``: an int, or "default": each library's own choice, which for minigan is what its
-    example scripts do (``minigan.threads.AutoThreads``, polled after every step) and for
-    PyTorch its default.
+    example scripts do with ``--threads auto`` and for PyTorch its default. minigan decides
+    "auto" (``minigan.threads.configure``: the cores the other processes leave free, looked at
+    over 0.2 s) at the start of every turn, untimed, while the other contestants wait: a look
+    that spanned their turns would count the benchmark's own processes as the machine's load.
+    (``AutoThreads``, which looks again while a script trains, is tested in test_threads.py.)
     """
     import ctypes
     import gc
@@ -341,11 +344,8 @@ def child(framework, name, batch, threads, device, pack=1):
     if framework == "minigan":  # set up as minigan's example scripts set themselves up
         from minigan import threads as minigan_threads
         backend.keep_freed_memory()
-        policy = None
-        if threads == "default":
-            policy = minigan_threads.AutoThreads()
-        else:
-            minigan_threads.set_num_threads(int(threads))
+        auto = threads == "default"
+        minigan_threads.configure("auto" if auto else int(threads))
         count = minigan_threads.get_num_threads
         xp = backend.xp_for(device)
         matmul, matmul_flops = common.matmul_reference(xp, backend.rng(1, device))
@@ -366,13 +366,6 @@ def child(framework, name, batch, threads, device, pack=1):
             torch.cuda.synchronize()
 
     step, flops = setup(name, batch, device, framework, pack=pack)
-    if framework == "minigan" and policy is not None:
-        train_step = step
-
-        def step():  # as a training loop with --threads auto runs it
-            loss = train_step()
-            policy.poll()
-            return loss
     first_loss = float(step())  # the warm-up step creates the optimisers' state
 
     def timed(fn):
@@ -393,6 +386,8 @@ def child(framework, name, batch, threads, device, pack=1):
         return dict(mib=(common.peak_rss_kib() - baseline) / 1024, step_s=seconds)
 
     def run(k):
+        if framework == "minigan" and auto:
+            minigan_threads.configure("auto")  # what a script starting now would choose
         return dict(step_s=[timed(step) for _ in range(int(k))], matmul_s=timed(matmul),
                     threads=count())
 
@@ -410,7 +405,7 @@ def measure(name, batch, device, contestants, repeats, memory, pack=1):
     the order is reversed every round, until each has ``repeats`` timed steps. So every number
     of a model, at every thread setting and in both frameworks, is taken in the same minutes.
     Returns {contestant: (hello, memory reply or None, step seconds, matmul seconds)}, the
-    hello's thread count replaced by the count at the end (AutoThreads may have changed it).
+    hello's thread count replaced by the count of the last turn ("auto" may change it).
     """
     children = {}
     try:

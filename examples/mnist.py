@@ -433,7 +433,10 @@ def main(argv=None, recipe=None):
                  f"loss_g={losses['loss_g']}; stopped without saving ({where}); try a lower --lr")
 
     # --- training loop ----------------------------------------------------------------------------
-    print(f"training {title} on {device}: G {models.parameter_count(G):,} and "
+    where = device if device != "cpu" else (
+        f"cpu ({minigan.get_num_threads()} threads"
+        + (", --threads auto" if s["threads"] == "auto" else "") + ")")
+    print(f"training {title} on {where}: G {models.parameter_count(G):,} and "
           f"D {models.parameter_count(D):,} parameters, {s['steps']} steps of batch {batch_size}")
     G.train(), D.train()
     data = real_batches()
