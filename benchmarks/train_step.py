@@ -243,6 +243,15 @@ def torch_twin(model, x):
             layers.append(tnn.Unflatten(m.dim, m.unflattened_size))
         elif isinstance(m, nn.Pack):
             layers.append(Pack(m.m))
+        elif isinstance(m, nn.SpectralNorm):
+            # PyTorch's own spectral normalisation of the wrapped layer's twin, with as many power
+            # iterations per forward pass; its singular vectors start from draws of its own.
+            inner = torch_twin(nn.Sequential(m.layer), minigan.Tensor(np.zeros(x_shape, "f4")))
+            for t in inner:
+                if isinstance(t, (tnn.Linear, tnn.Conv2d, tnn.ConvTranspose2d)):
+                    tnn.utils.parametrizations.spectral_norm(
+                        t, n_power_iterations=m.power_iterations)
+            layers.extend(inner)
         else:
             raise TypeError(f"no PyTorch twin for {type(m).__name__}")
     return tnn.Sequential(*layers)
