@@ -9,6 +9,8 @@ Hypothesis draws the geometry starting from the *output* size of the convolution
 the input size from it, so every draw is valid and the two ops fit together.
 """
 
+import contextlib
+import tracemalloc
 from dataclasses import dataclass
 
 import numpy as np
@@ -169,6 +171,86 @@ def test_a_planted_wrong_weight_gradient_is_caught(monkeypatch):
     x, w = t64(normal(0, (1, 2, 4, 4))), t64(normal(1, (2, 2, 3, 3)))
     with pytest.raises(GradcheckError, match="input 1"):
         gradcheck(lambda x, w: conv2d(x, w, padding=1), [x, w])
+
+
+# --- columns over the budget, in blocks of output rows ----------------------------------------
+
+
+@contextlib.contextmanager
+def column_budget(nbytes):
+    """Run the convolutions with ``conv.COLUMN_BUDGET = nbytes`` (1: one output row a block)."""
+    saved = conv_module.COLUMN_BUDGET
+    conv_module.COLUMN_BUDGET = nbytes
+    try:
+        yield
+    finally:
+        conv_module.COLUMN_BUDGET = saved
+
+
+def _values_and_gradients(g, seed, device):
+    """Both ops' outputs and the gradients of a random projection of them, as host arrays."""
+    x, w, b, y, bt = (t64(a, device) for a in _values(g, seed))
+    out = conv2d(x, w, b, **g.args)
+    out_t = conv_transpose2d(y, w, bt, **g.t_args)
+    rng = np.random.default_rng(seed)
+    upstream = [minigan.tensor(rng.standard_normal(o.shape), device=device) for o in (out, out_t)]
+    ((out * upstream[0]).sum() + (out_t * upstream[1]).sum()).backward()
+    return [host(a) for a in (out, out_t, x.grad, w.grad, b.grad, y.grad, bt.grad)]
+
+
+@given(geometries(max_out=4), seeds)
+def test_columns_in_blocks_give_what_the_whole_matrix_gives(device, g, seed):
+    """A budget of one byte works through one output row at a time: forwards, input gradients
+    and the weight gradients unrolled again block by block agree with the single GEMMs."""
+    whole = _values_and_gradients(g, seed, device)
+    with column_budget(1):
+        blocks = _values_and_gradients(g, seed, device)
+    for a, b in zip(blocks, whole):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+@given(geometries(max_out=3, max_channels=2), seeds)
+def test_columns_in_blocks_gradcheck(device, g, seed):
+    x, w, b, y, bt = (t64(a, device) for a in _values(g, seed))
+    with column_budget(1):
+        assert _gradcheck(lambda x, w, b: conv2d(x, w, b, **g.args), [x, w, b])
+        assert _gradcheck(lambda y, w, b: conv_transpose2d(y, w, b, **g.t_args), [y, w, bt])
+        if g.OH > 1:
+            assert len(conv_module._row_blocks(g.x_shape, np.dtype(np.float64),
+                                               (g.KH, g.KW), (g.OH, g.OW))) == g.OH
+
+
+def _peak_bytes(step):
+    """The most bytes the arrays allocated during ``step()`` held at once (NumPy reports its
+    allocations to tracemalloc)."""
+    tracemalloc.start()
+    try:
+        step()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_a_layer_over_the_budget_never_holds_its_columns():
+    """The reason for the blocks: a 3x3 convolution at stride 1 unrolls 9 times its input. Over
+    the budget, a step of the layer holds a fraction of that; under it, the whole matrix (saved
+    for the weight gradient) and the input gradient's columns as well."""
+    rng = np.random.default_rng(0)
+    x = minigan.tensor(rng.standard_normal((8, 16, 28, 28)).astype(np.float32),
+                       requires_grad=True)
+    w = minigan.tensor(rng.standard_normal((1, 16, 3, 3)).astype(np.float32),
+                       requires_grad=True)
+    columns = 16 * 9 * 28 * 28 * 8 * 4  # bytes of the whole column matrix: 3.6 MB
+
+    def step():
+        conv2d(x, w, padding=1).sum().backward()
+
+    with column_budget(10 * columns):
+        whole = _peak_bytes(step)
+    with column_budget(columns // 8):
+        blocked = _peak_bytes(step)
+    assert whole > 2 * columns
+    assert blocked < columns / 2, (blocked, columns)
 
 
 # --- adjointness ---------------------------------------------------------------------------

@@ -33,6 +33,11 @@ an ``(O, OH, OW, N)`` array, so outputs are returned as transposed NCHW views of
 copy. Elementwise ops keep that memory order, so the next layer's ``_rows`` usually finds its
 input already laid out and does not copy either.
 
+Large column matrices. The columns are KH*KW / (sh*sw) times the image; above
+``COLUMN_BUDGET`` bytes the three products work through blocks of output rows instead of the
+whole matrix at once (the same sums, split by columns), so a 3x3 convolution at stride 1 never
+holds nine copies of its input.
+
 Derivations: docs/derivations/conv2d.md and docs/derivations/conv_transpose2d.md.
 Naive-loop reference versions: minigan/ops/conv_naive.py. Tests: tests/test_conv.py.
 """
@@ -55,35 +60,57 @@ def _unrows(a2, N, H, W):
     return a2.reshape(a2.shape[0], H, W, N).transpose(3, 0, 1, 2)  # (N, C, H, W); N may be 0
 
 
-def _tap(offset, step, count, dilation):
+def _tap(offset, step, count, dilation, first=0):
     """The positions that kernel offset ``offset`` reads along one axis of the padded image:
-    ``offset * dilation + step * t`` for output positions t = 0 .. count-1, as a slice."""
-    start = offset * dilation
+    ``(first + t) * step + offset * dilation`` for output positions t = 0 .. count-1, as a
+    slice (``first`` is the first output position of a block, 0 for the whole image)."""
+    start = first * step + offset * dilation
     return slice(start, start + step * (count - 1) + 1, step)
 
 
-def _im2col(x, kernel, stride, dilation, pads, out_hw):
+def _im2col(x, kernel, stride, dilation, pads, out_hw, rows=None):
     """Unroll the patches of x into columns: one column per output pixel.
 
     ``cols[(c, kh, kw), (n, oh, ow)] = x_padded[n, c, oh*sh + kh*dh, ow*sw + kw*dw]``.
     x: (N, C, H, W) -> cols (C*KH*KW, OH*OW*N). Loops over the KH*KW kernel offsets only.
+
+    ``rows = (r0, r1)`` unrolls only the patches of output rows r0 .. r1-1, the columns
+    ``r0*OW*N .. r1*OW*N`` of the whole matrix; it pads only the input rows they read.
     """
     xp = get_array_module(x)
     N, C, H, W = x.shape
     KH, KW = kernel
     (sh, sw), (dh, dw), (top, bottom, left, right) = stride, dilation, pads
     OH, OW = out_hw
+    r0, r1 = (0, OH) if rows is None else rows
+    p0, p1 = r0 * sh, (r1 - 1) * sh + (KH - 1) * dh + 1  # the padded rows these patches read
+    image = x.transpose(1, 2, 3, 0)  # (C, H, W, N), a view
     if any(pads):
-        padded = xp.zeros((C, H + top + bottom, W + left + right, N), dtype=x.dtype)
-        padded[:, top:top + H, left:left + W] = x.transpose(1, 2, 3, 0)  # (C, Hp, Wp, N)
+        padded = xp.zeros((C, p1 - p0, W + left + right, N), dtype=x.dtype)
+        lo, hi = max(p0 - top, 0), min(p1 - top, H)  # the image rows among them
+        padded[:, lo + top - p0:hi + top - p0, left:left + W] = image[:, lo:hi]
     else:
-        padded = x.transpose(1, 2, 3, 0)  # (C, H, W, N), a view
-    cols = xp.empty((C, KH, KW, OH, OW, N), dtype=x.dtype)
+        padded = image[:, p0:p1]  # (C, p1-p0, W, N), a view
+    cols = xp.empty((C, KH, KW, r1 - r0, OW, N), dtype=x.dtype)
     for kh in range(KH):
-        rows = _tap(kh, sh, OH, dh)
+        taps = _tap(kh, sh, r1 - r0, dh)
         for kw in range(KW):
-            cols[:, kh, kw] = padded[:, rows, _tap(kw, sw, OW, dw)]  # (C, OH, OW, N)
-    return cols.reshape(C * KH * KW, OH * OW * N)  # (C*KH*KW, P)
+            cols[:, kh, kw] = padded[:, taps, _tap(kw, sw, OW, dw)]  # (C, r1-r0, OW, N)
+    return cols.reshape(C * KH * KW, (r1 - r0) * OW * N)  # (C*KH*KW, (r1-r0)*OW*N)
+
+
+def _add_columns(padded, cols, kernel, stride, dilation, out_w, rows):
+    """col2im's scatter, in place: add every column entry of the output rows ``rows = (r0, r1)``
+    to the pixel of ``padded`` (C, Hp, Wp, N) it was read from."""
+    C, N = padded.shape[0], padded.shape[-1]
+    KH, KW = kernel
+    (sh, sw), (dh, dw) = stride, dilation
+    r0, r1 = rows
+    cols = cols.reshape(C, KH, KW, r1 - r0, out_w, N)  # (C, KH, KW, r1-r0, OW, N)
+    for kh in range(KH):
+        taps = _tap(kh, sh, r1 - r0, dh, first=r0)
+        for kw in range(KW):
+            padded[:, taps, _tap(kw, sw, out_w, dw)] += cols[:, kh, kw]  # (C, r1-r0, OW, N)
 
 
 def _col2im(cols, image_shape, kernel, stride, dilation, pads, out_hw):
@@ -93,30 +120,81 @@ def _col2im(cols, image_shape, kernel, stride, dilation, pads, out_hw):
     patches (stride < kernel) accumulate, padding positions are cropped away.
     """
     xp = get_array_module(cols)
+    padded = _zero_padded(xp, image_shape, pads, cols.dtype)
+    _add_columns(padded, cols, kernel, stride, dilation, out_hw[1], rows=(0, out_hw[0]))
+    return _cropped(padded, image_shape, pads)
+
+
+def _zero_padded(xp, image_shape, pads, dtype):
+    """Zeros of the padded image, (C, H + top + bottom, W + left + right, N)."""
     N, C, H, W = image_shape
-    KH, KW = kernel
-    (sh, sw), (dh, dw), (top, bottom, left, right) = stride, dilation, pads
-    OH, OW = out_hw
-    cols = cols.reshape(C, KH, KW, OH, OW, N)  # (C, KH, KW, OH, OW, N)
-    padded = xp.zeros((C, H + top + bottom, W + left + right, N), dtype=cols.dtype)
-    for kh in range(KH):
-        rows = _tap(kh, sh, OH, dh)
-        for kw in range(KW):
-            padded[:, rows, _tap(kw, sw, OW, dw)] += cols[:, kh, kw]  # (C, OH, OW, N)
+    top, bottom, left, right = pads
+    return xp.zeros((C, H + top + bottom, W + left + right, N), dtype=dtype)
+
+
+def _cropped(padded, image_shape, pads):
+    """The adjoint of zero-padding: the image inside ``padded``, as (N, C, H, W) (a view)."""
+    N, C, H, W = image_shape
+    top, _, left, _ = pads
     return padded[:, top:top + H, left:left + W].transpose(3, 0, 1, 2)  # (N, C, H, W)
 
 
-def _im2col_gemm(x, w, stride, dilation, pads, out_hw):
+# --- large columns in blocks of output rows ---------------------------------------------------
+
+#: The most bytes of columns that a convolution holds at once. A layer whose column matrix is
+#: larger (it is KH*KW / (sh*sw) times the input: a 3x3 convolution at stride 1 over 64 channels
+#: of 28x28 at batch 64 makes 115 MB of it) works through its output rows in blocks that fit,
+#: and does not keep its columns for the weight gradient but unrolls them again there. Below it,
+#: one block is the whole matrix and each op is the single GEMM of its derivation.
+COLUMN_BUDGET = 32 * 2**20
+
+
+def _row_blocks(image_shape, dtype, kernel, out_hw):
+    """Split the output rows into blocks ``(r0, r1)`` whose columns fit ``COLUMN_BUDGET``
+    (at least one row a block). ``image_shape`` (N, C, H, W) is the image's the columns are
+    unrolled from, or scattered to."""
+    N, C = image_shape[:2]
+    (KH, KW), (OH, OW) = kernel, out_hw
+    row_bytes = C * KH * KW * OW * N * dtype.itemsize  # the columns of one output row
+    step = max(1, COLUMN_BUDGET // max(row_bytes, 1))
+    return [(r, min(r + step, OH)) for r in range(0, OH, step)]
+
+
+def _block_columns(rows, out_w, batch):
+    """The columns of the whole (., OH*OW*N) matrix that output rows ``rows = (r0, r1)`` hold."""
+    return slice(rows[0] * out_w * batch, rows[1] * out_w * batch)
+
+
+# --- the three products -----------------------------------------------------------------------
+
+
+def _im2col_gemm(x, w, stride, dilation, pads, out_hw, weight_grad_of=None):
     """The convolution as a matrix product: ``Y = W . im2col(x)``.
 
     conv2d's forward, and conv_transpose2d's input gradient.
-    x (N, C, H, W), w (O, C, KH, KW) -> y2 (O, OH*OW*N) and the columns (C*KH*KW, OH*OW*N),
-    which the weight gradient needs.
+    x (N, C, H, W), w (O, C, KH, KW) -> y2 (O, OH*OW*N), the columns (C*KH*KW, OH*OW*N), which
+    the weight gradient needs, and, given ``weight_grad_of`` = G (O, OH*OW*N), the weight
+    gradient ``G . im2col(x)^T`` from the same columns (conv_transpose2d's backward wants
+    both). Above ``COLUMN_BUDGET`` the products are taken a block of output rows at a time
+    and the columns returned are None.
     """
+    xp = get_array_module(x)
     O, C, KH, KW = w.shape
-    cols = _im2col(x, (KH, KW), stride, dilation, pads, out_hw)  # (C*KH*KW, P)
-    y2 = w.reshape(O, C * KH * KW) @ cols  # (O, P)
-    return y2, cols
+    w2 = w.reshape(O, C * KH * KW)
+    blocks = _row_blocks(x.shape, x.dtype, (KH, KW), out_hw)
+    if len(blocks) == 1:
+        cols = _im2col(x, (KH, KW), stride, dilation, pads, out_hw)  # (C*KH*KW, P)
+        gw = None if weight_grad_of is None else _weight_grad(weight_grad_of, cols, w.shape)
+        return w2 @ cols, cols, gw  # (O, P), (C*KH*KW, P), (O, C, KH, KW)
+    y2 = xp.empty((O, out_hw[0] * out_hw[1] * x.shape[0]), dtype=x.dtype)  # (O, P)
+    gw = None if weight_grad_of is None else xp.zeros_like(w2)  # (O, C*KH*KW)
+    for rows in blocks:
+        cols = _im2col(x, (KH, KW), stride, dilation, pads, out_hw, rows)
+        block = _block_columns(rows, out_hw[1], x.shape[0])
+        y2[:, block] = w2 @ cols
+        if gw is not None:
+            gw += weight_grad_of[:, block] @ cols.T
+    return y2, None, None if gw is None else gw.reshape(w.shape)
 
 
 def _gemm_col2im(y2, w, image_shape, stride, dilation, pads, out_hw):
@@ -124,16 +202,36 @@ def _gemm_col2im(y2, w, image_shape, stride, dilation, pads, out_hw):
 
     conv_transpose2d's forward, and conv2d's input gradient.
     y2 (O, OH*OW*N), w (O, C, KH, KW) -> x (N, C, H, W) with ``image_shape`` (N, C, H, W).
+    Above ``COLUMN_BUDGET``, a block of output rows at a time.
     """
+    xp = get_array_module(y2)
     O, C, KH, KW = w.shape
-    cols = w.reshape(O, C * KH * KW).T @ y2  # (C*KH*KW, P)
-    return _col2im(cols, image_shape, (KH, KW), stride, dilation, pads, out_hw)
+    w2t = w.reshape(O, C * KH * KW).T
+    blocks = _row_blocks(image_shape, y2.dtype, (KH, KW), out_hw)
+    if len(blocks) == 1:
+        return _col2im(w2t @ y2, image_shape, (KH, KW), stride, dilation, pads, out_hw)
+    padded = _zero_padded(xp, image_shape, pads, y2.dtype)
+    for rows in blocks:
+        cols = w2t @ y2[:, _block_columns(rows, out_hw[1], image_shape[0])]
+        _add_columns(padded, cols, (KH, KW), stride, dilation, out_hw[1], rows)
+    return _cropped(padded, image_shape, pads)
 
 
 def _weight_grad(y2, cols, w_shape):
     """gW = G . im2col(x)^T: (O, P) @ (P, C*KH*KW) -> w_shape. For conv2d G is the output
     gradient and x the input; for conv_transpose2d G is the input and x the output gradient."""
     return (y2 @ cols.T).reshape(w_shape)  # (O, C, KH, KW)
+
+
+def _weight_grad_in_blocks(y2, x, w_shape, stride, dilation, pads, out_hw):
+    """``_weight_grad`` when the columns were over ``COLUMN_BUDGET`` and not kept:
+    gW = sum over blocks of output rows of G_block . im2col_block(x)^T."""
+    O, C, KH, KW = w_shape
+    gw = 0
+    for rows in _row_blocks(x.shape, x.dtype, (KH, KW), out_hw):
+        cols = _im2col(x, (KH, KW), stride, dilation, pads, out_hw, rows)
+        gw = gw + y2[:, _block_columns(rows, out_hw[1], x.shape[0])] @ cols.T  # (O, C*KH*KW)
+    return gw.reshape(w_shape)
 
 
 # --- the Functions ----------------------------------------------------------------------------
@@ -160,25 +258,29 @@ class Conv2d(Function):
         (sh, sw), (dh, dw), (top, bottom, left, right) = stride, dilation, pads
         OH = (H + top + bottom - dh * (KH - 1) - 1) // sh + 1
         OW = (W + left + right - dw * (KW - 1) - 1) // sw + 1
-        y2, cols = _im2col_gemm(x, w, stride, dilation, pads, (OH, OW))  # (O, P), (C*KH*KW, P)
+        y2, cols, _ = _im2col_gemm(x, w, stride, dilation, pads, (OH, OW))  # (O, P), (C*KH*KW, P)
         if b is not None:
             y2 += b[:, None]
-        # The columns are needed only for the weight gradient (not while the layer is frozen).
-        ctx.save_for_backward(w, cols if ctx.needs_input_grad[1] else None)
+        # The columns are needed only for the weight gradient (not while the layer is frozen);
+        # columns over COLUMN_BUDGET were not kept, and the input is kept to unroll them again.
+        keep = ctx.needs_input_grad[1]
+        ctx.save_for_backward(w, cols if keep else None, x if keep and cols is None else None)
         ctx.geometry = x.shape, stride, dilation, pads, (OH, OW)
         ctx.has_bias = b is not None
         return _unrows(y2, N, OH, OW)  # (N, O, OH, OW)
 
     @staticmethod
     def backward(ctx, g):
-        w, cols = ctx.saved
+        w, cols, x = ctx.saved
         x_shape, stride, dilation, pads, out_hw = ctx.geometry
         g2 = _rows(g)  # (O, P)
         gx = gw = None
         if ctx.needs_input_grad[0]:  # the transposed convolution of g: ConvTranspose2d.forward
             gx = _gemm_col2im(g2, w, x_shape, stride, dilation, pads, out_hw)
-        if ctx.needs_input_grad[1]:
+        if ctx.needs_input_grad[1] and cols is not None:
             gw = _weight_grad(g2, cols, w.shape)
+        elif ctx.needs_input_grad[1]:
+            gw = _weight_grad_in_blocks(g2, x, w.shape, stride, dilation, pads, out_hw)
         if not ctx.has_bias:
             return gx, gw
         return gx, gw, g2.sum(axis=1)
@@ -218,9 +320,9 @@ class ConvTranspose2d(Function):
         w, x2 = ctx.saved
         (N, O, OH, OW), stride, dilation, pads = ctx.geometry
         # The convolution of g: Conv2d.forward. Its columns also give the weight gradient.
-        gx2, cols = _im2col_gemm(g, w, stride, dilation, pads, (OH, OW))  # (O, P), (C*KH*KW, P)
+        gx2, _, gw = _im2col_gemm(g, w, stride, dilation, pads, (OH, OW),
+                                  weight_grad_of=x2 if ctx.needs_input_grad[1] else None)
         gx = _unrows(gx2, N, OH, OW) if ctx.needs_input_grad[0] else None
-        gw = _weight_grad(x2, cols, w.shape) if ctx.needs_input_grad[1] else None
         if not ctx.has_bias:
             return gx, gw
         return gx, gw, g.sum(axis=(0, 2, 3))
