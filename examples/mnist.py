@@ -33,10 +33,11 @@ it) or --overwrite (delete its files and start again). Ctrl-C saves at the end o
 stops. Training that goes NaN stops with a message and keeps its last good checkpoint.
 
 --resume goes on bit for bit as if the run had never stopped (at a fixed --threads N: two BLAS
-threads round differently from one), with the checkpoint's settings (up to its --steps). Only these may be given anew: --steps, the learning rates (--lr, --lr-d;
---lr alone sets both), the average's decay (--ema; on a run without an average it starts one
-from G) and how often the run logs, draws and saves. Any other setting given with --resume must
-be the checkpoint's.
+threads round differently from one), with the checkpoint's settings (up to its --steps). Only
+these may be given anew: --steps, the learning rates (--lr, --lr-d; --lr alone sets both), the
+average's decay (--ema; on a run without an average it starts one from G), --threads and how
+often the run logs, draws and saves. Any other setting given with --resume must be the
+checkpoint's.
 
 Recipes (examples/recipes/) train a preset's G against another D, or with other settings, by
 calling main() below; they take the same flags.
@@ -434,7 +435,7 @@ def main(argv=None, recipe=None):
 
     # --- training loop ----------------------------------------------------------------------------
     where = device if device != "cpu" else (
-        f"cpu ({minigan.get_num_threads()} threads"
+        f"cpu ({minigan.get_num_threads()} thread{'s' if minigan.get_num_threads() > 1 else ''}"
         + (", --threads auto" if s["threads"] == "auto" else "") + ")")
     print(f"training {title} on {where}: G {models.parameter_count(G):,} and "
           f"D {models.parameter_count(D):,} parameters, {s['steps']} steps of batch {batch_size}")
