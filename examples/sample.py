@@ -63,7 +63,7 @@ def main(argv=None):
     except FileNotFoundError:
         fail("sample.py", f"--checkpoint {args.checkpoint}: no such file")
     except minigan.CheckpointError as e:
-        fail("sample.py", f"--checkpoint {first_line(e)}")
+        fail("sample.py", f"--checkpoint: {first_line(e)}")
     arch, latent_dim, step, classes = (info["arch"], info["latent_dim"], info["step"],
                                        info["num_classes"])
     if args.digit is not None and classes is None:
