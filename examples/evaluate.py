@@ -70,9 +70,8 @@ MODE_THRESHOLD = 0.01        # a digit is a covered mode with >= 1% of the sampl
 DOUBT_BELOW = 0.9            # a sample is doubted when its likeliest digit has p below this
 VALIDATION_N = 1000          # Parzen validation images
 VALIDATION_SEED = 0          # which 1,000 (and which n held-out images when n < 10,000)
-CACHE_VERSION = 6           # 2: the NN distance to the test images; 3: Parzen by digit;
-                            # 4: Parzen on the validation images; 5: the classifier's doubt;
-                            # 6: the classifier's accuracy by digit
+CACHE_VERSION = 6            # of --ceiling-cache: raised whenever the ceiling's row changes
+
 
 class UserInputError(ValueError):
     """A file or setting given on the command line does not hold what it should."""
@@ -185,10 +184,10 @@ def generate(path, n, seed, device, batch_size=500, average=None, rejection=None
                 logits = (D(x) if y is None else D(x, y)).numpy().ravel()  # (size,)
         return x.numpy(), logits, y                                   # (size, 1, 28, 28), ...
 
+    first = [draw(min(batch_size, n - start)) for start in range(0, n, batch_size)]   # n samples
     if D is None:
-        draws = [draw(min(batch_size, n - start)) for start in range(0, n, batch_size)]
+        draws = first
     else:
-        first = [draw(min(batch_size, n - start)) for start in range(0, n, batch_size)]
         cap = float(np.quantile(np.concatenate([a for _, a, _ in first]), rejection))
         draws, n_kept, drawn = [], 0, 0
         batches = iter(first)                  # the first draws are kept or dropped like the rest
@@ -262,9 +261,9 @@ def measure(x, ref, clf, test_features, parzen=True, validation="validation", la
 
     t = time.perf_counter()
     out["nn_median"] = metrics.nearest_neighbour_distance(x, ref["train"])
-    # The same to the test images, which no model saw: real held-out images are 0.9 times as far
-    # from their nearest training image as from their nearest test image (the training set is
-    # five times larger); a generator that copies its training images scores far less.
+    # The same to the test images, which no model saw: real held-out images are a little nearer
+    # their nearest training image than their nearest test image (the training set is five
+    # times larger); a generator that copies its training images scores far less.
     out["nn_test_median"] = metrics.nearest_neighbour_distance(x, ref["test"])
     out["nn_ratio"] = out["nn_median"] / out["nn_test_median"]
     times["nearest_neighbour"] = time.perf_counter() - t

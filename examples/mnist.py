@@ -169,7 +169,7 @@ UNSET = object()
 def parse_settings(argv, recipe):
     """``(settings, given)``: every setting of a new run, and those given on the command line."""
     parser = make_parser(recipe)
-    settings = vars(parser.parse_known_args([])[0])             # the defaults, with the recipe's
+    settings = vars(parser.parse_args([]))                      # the defaults, with the recipe's
     # argparse fills in a default only where the namespace has no value yet, so whatever is
     # still UNSET after parsing was not given.
     given = vars(parser.parse_args(argv, argparse.Namespace(**dict.fromkeys(settings, UNSET))))
@@ -338,9 +338,8 @@ def main(argv=None, recipe=None):
     ema = EMA(G, decay=s["ema"]) if s["ema"] > 0 else None        # G's weights, averaged
     grid_rng = backend.rng(step_seed(seed, 0, 0), device)
     if conditional:   # one row per digit, the same 8 noise vectors along each row
-        fixed_z = models.sample_noise(arch, 8, LATENT_DIM, grid_rng, device)      # (8, 100)
-        fixed_z = minigan.Tensor(backend.get_array_module(fixed_z.data).tile(
-            fixed_z.data, (NUM_CLASSES, 1)))                                       # (80, 100)
+        row_z = models.sample_noise(arch, 8, LATENT_DIM, grid_rng, device)        # (8, 100)
+        fixed_z = minigan.cat([row_z] * NUM_CLASSES)                               # (80, 100)
         fixed_y = np.repeat(np.arange(NUM_CLASSES), 8)          # (80,): eight 0s, eight 1s, ...
     else:
         fixed_z = models.sample_noise(arch, 64, LATENT_DIM,     # the grids' noise, (64, 100)
@@ -356,13 +355,12 @@ def main(argv=None, recipe=None):
             batches.load_state_dict(run["batches"])
             if ema is not None and "G_ema" in run:
                 ema.load_state_dict(run["G_ema"])
+                ema.decay = s["ema"]                               # the checkpoint's unless given
         except (nn.StateDictError, ValueError, KeyError) as e:
             fail(me, f"--resume: {ckpt_path} does not fit {title}: {' '.join(str(e).split())}")
         opt_G.lr, opt_D.lr = s["lr"], s["lr_d"]                    # the checkpoint's unless given
         step = run["step"]
-        if ema is not None and "G_ema" in run:
-            ema.decay = s["ema"]                                   # the checkpoint's unless given
-        elif ema is not None:
+        if ema is not None and "G_ema" not in run:
             print("the checkpoint has no average of G's weights: it starts here, from G")
         records = read_log(log_path, step)                         # those the checkpoint has seen
         print(f"resumed from {ckpt_path} at step {step}")

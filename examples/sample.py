@@ -83,6 +83,8 @@ def main(argv=None):
     when = f"step {step}" if not spans else f"steps {spans[0]}-{spans[-1]} averaged"
     if args.truncation is not None:
         when += f", |z| <= {args.truncation:g}"
+    if labels is not None:
+        when += f", digit {args.digit}" if args.digit is not None else ", sample i: digit i % 10"
 
     rng = backend.rng(args.seed, device)
     chunks = []
@@ -94,8 +96,6 @@ def main(argv=None):
             x = G(z) if labels is None else G(z, labels[start:start + n])
             chunks.append(x.numpy())                                    # (n, 1, 28, 28)
     samples = np.concatenate(chunks).astype(np.float32)                 # (N, 1, 28, 28)
-    if labels is not None:
-        when += f", digit {args.digit}" if args.digit is not None else ", sample i: digit i % 10"
 
     try:
         os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)

@@ -1,9 +1,9 @@
 """Dropout on D's input, as goodfellow2014's D has it, for a convolutional D.
 
 The preset's D behind nn.Dropout(0.2): in training D sees a random 80% of each image's pixels,
-real and generated alike. dcgan_bn (D at G's rate) reaches in 20,000 steps what it reached
-without it at 32,500 (FID 32.3, IS 8.23) and levels off a little further on (28.3 and 8.30 at
-30,000 steps), still far from 9.
+real and generated alike. dcgan_bn (D at G's rate) reaches sooner the scores it reached without
+it, and levels off a little further on, still far from an Inception Score of 9 (the numbers:
+docs/results.md).
 
     python examples/recipes/input_dropout.py --out out/input_dropout --steps 30000
 """

@@ -3,8 +3,7 @@
 dcgan_bn's G (or dcgan_tf's, with --arch dcgan_tf) against the fully connected maxout D of
 Goodfellow et al. 2014, started and trained as that preset's D (U(-0.005, 0.005), Adam 4e-4 for
 G and 2e-4 for D, the 0.9999 average). Both Gs pass an Inception Score of 9, which neither
-reaches against its own convolutional D: dcgan_bn's at 70,000 steps (9.00), dcgan_tf's at
-32,500 (9.11 and 227.6 nats of Parzen estimate at 42,500).
+reaches against its own convolutional D (the steps and the numbers: docs/results.md).
 
     python examples/recipes/maxout_d.py --out out/maxout_d --steps 70000
     python examples/recipes/maxout_d.py --arch dcgan_tf --out out/maxout_d_tf --steps 42500

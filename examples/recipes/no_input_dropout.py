@@ -1,8 +1,8 @@
 """goodfellow2014 without the dropout on D's input (its hidden dropout kept).
 
 A D that sees every pixel pushes G to sharper, more typical strokes: the Parzen estimate is
-higher sooner (223.9 nats at 40,000 steps, the closest to the paper's 225 of any single run),
-and then the 1s take over (22% of the samples at 50,000 steps) and the FID climbs to 29.7.
+higher sooner, closer to the paper's 225 nats than any other single run, and then the 1s take
+over more and more of the samples and the FID climbs (the numbers: docs/results.md).
 
     python examples/recipes/no_input_dropout.py --out out/no_input_dropout --steps 40000
 """

@@ -2,9 +2,8 @@
 
 The preset's D behind nn.Pack(2): two images, both real or both generated, stacked as channels,
 one verdict a pair, so D can see that G draws some digit too often. mlp's digit histogram evens
-out (KL to uniform 0.011-0.024 against 0.046-0.061 from 30,000 steps on) and its Inception Score
-passes 9 on two seeds (9.05 at 80,000 steps); for dcgan_bn, whose histogram is even already, it
-changes nothing.
+out and its Inception Score passes 9 on two seeds; for dcgan_bn, whose histogram is even
+already, it changes nothing (the numbers: docs/results.md).
 
     python examples/recipes/pacgan.py --out out/pacgan --steps 80000
 """

@@ -2,8 +2,8 @@
 
 dcgan_bn's G against dcgan_bn's D with every layer divided by its largest singular value
 (nn.SpectralNorm) and no batch norm, D at G's rate. It takes this G further than its own D does
-(FID 20.4 and IS 8.41 at 35,000 steps, against 28.3 and 8.30 at best) and levels off there,
-short of 9; the preset dcgan_sn_fc adds the hidden layer that takes it past 9.
+and levels off there, short of an Inception Score of 9; the preset dcgan_sn_fc adds the hidden
+layer that takes it past 9 (the numbers: docs/results.md).
 
     python examples/recipes/spectral_norm.py --out out/spectral_norm --steps 35000
 """

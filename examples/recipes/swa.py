@@ -2,9 +2,9 @@
 weight averaging, Izmailov et al. 2018).
 
 The run keeps ckpt_<step>.npz every 5,000 steps; examples/average.py then averages the kept
-generators of a window into one. Averaged over 15,000-90,000 steps, the paper's own model scores
-230.7, 232.1 and 232.0 nats of Parzen estimate on three seeds, past the paper's 225, where the
-last checkpoint alone scores 221.7 to 225.8.
+generators of a window into one. Averaged over 15,000-90,000 steps, the paper's own model passes
+the paper's 225 nats of Parzen estimate on each of three seeds, where the last checkpoint alone
+scores about the paper's number (the numbers: docs/results.md).
 
     python examples/recipes/swa.py --out out/swa
     python examples/average.py --run out/swa --from 15000 --out out/swa/ckpt_average.npz
