@@ -110,9 +110,6 @@ class Function:
         except ShapeError:
             raise
         except ValueError as e:  # NumPy's broadcast / matmul complaints, made to name the op
-            if "read-only" in str(e):  # an array the op writes into (e.g. running statistics)
-                raise ValueError(f"{name}: {e}; pass a writable array (np.array(a) copies "
-                                 f"one)") from None
             shapes = " and ".join(str(tuple(a.shape)) for a in arrays)
             raise ShapeError(f"{name}: inputs of shapes {shapes} do not fit: {e}") from None
         if not backend.is_array(out):  # NumPy returns a scalar, not a 0-d array, for 0-d results
