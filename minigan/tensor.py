@@ -438,9 +438,7 @@ class Tensor:
                              f"(minigan.tensor(np.array(a)))")
 
     def _operand(self, other, op):
-        if isinstance(other, Tensor):
-            other = other.data
-        return _constant(other, self, f"Tensor.{op}", 0)
+        return _constant(array_of(other), self, f"Tensor.{op}", 0)
 
     def _changed(self):
         self._version_counter.count += 1
@@ -630,14 +628,13 @@ def _backward_arguments(tensors, grads):
 
 
 def _seed_grad(t, g):
-    xp = backend.get_array_module(t.data)
+    """The upstream gradient of ``t``: ``g`` as an array of t's dtype on t's device, or 1."""
     if g is None:
         if t.size != 1:
             raise RuntimeError(f"backward() on a non-scalar tensor of shape {t.shape} needs a "
                                f"gradient: call .backward(grad) with an array of that shape")
-        return xp.ones_like(t.data)
-    g = array_of(g)
-    g = _constant(g, t, "backward", 0)  # a real array or number, on t's device, in t's dtype
+        return backend.get_array_module(t.data).ones_like(t.data)
+    g = _constant(array_of(g), t, "backward", 0)
     if g.shape != t.data.shape:
         raise ShapeError(f"backward: gradient of shape {tuple(g.shape)} for a tensor of "
                          f"shape {t.shape}")
