@@ -40,8 +40,8 @@ class Max(Function):
     VJP: g goes to the entries that attain the max; ties share it equally (as ``torch.amax``).
 
     The reduced axes are first moved to the front, in one copy: NumPy reduces a short innermost
-    axis, such as maxout's groups of 5, one group at a time, about ten times slower than it takes
-    the elementwise max of whole rows.
+    axis, such as maxout's groups of 5, one group at a time, much more slowly than it takes the
+    elementwise max of whole rows (docs/performance.md).
     """
 
     @staticmethod
