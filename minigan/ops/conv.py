@@ -227,10 +227,10 @@ def _weight_grad_in_blocks(y2, x, w_shape, stride, dilation, pads, out_hw):
     """``_weight_grad`` when the columns were over ``COLUMN_BUDGET`` and not kept:
     gW = sum over blocks of output rows of G_block . im2col_block(x)^T."""
     O, C, KH, KW = w_shape
-    gw = 0
+    gw = get_array_module(x).zeros((O, C * KH * KW), dtype=x.dtype)
     for rows in _row_blocks(x.shape, x.dtype, (KH, KW), out_hw):
         cols = _im2col(x, (KH, KW), stride, dilation, pads, out_hw, rows)
-        gw = gw + y2[:, _block_columns(rows, out_hw[1], x.shape[0])] @ cols.T  # (O, C*KH*KW)
+        gw += y2[:, _block_columns(rows, out_hw[1], x.shape[0])] @ cols.T  # (O, C*KH*KW)
     return gw.reshape(w_shape)
 
 
