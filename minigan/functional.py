@@ -7,15 +7,19 @@ backward.
 
 import numpy as np
 
+from . import backend
 from .ops import args
 from .ops.activations import leaky_relu, log_sigmoid, maxout, relu, sigmoid, softplus, tanh
 from .ops.conv import conv2d, conv_transpose2d
 from .ops.dropout import dropout
 from .ops.linalg import linear as _linear
 from .ops.linalg import matmul
-from .ops.loss import BCE, BCEWithLogits, CrossEntropy, LogSoftmax, check_unit_interval
+from .ops.loss import CrossEntropy, LogSoftmax
+from .ops.loss import binary_cross_entropy as _binary_cross_entropy
+from .ops.loss import binary_cross_entropy_with_logits as _binary_cross_entropy_with_logits
 from .ops.norm import batch_norm
 from .ops.shape import flatten, pad
+from .tensor import DEFAULT_DTYPE, Tensor, array_of
 
 __all__ = [
     "relu", "leaky_relu", "sigmoid", "tanh", "softplus", "log_sigmoid", "maxout",
@@ -55,8 +59,7 @@ def binary_cross_entropy_with_logits(input, target, reduction="mean"):
             lives on a GPU (see ``minigan.ops.loss.check_unit_interval``).
         reduction: ``"mean"`` (default), ``"sum"`` or ``"none"``.
     """
-    check_unit_interval(target, "binary_cross_entropy_with_logits", "target")
-    loss = BCEWithLogits.apply(input, target)
+    loss = _binary_cross_entropy_with_logits(input, target)
     return _reduce(loss, reduction, "binary_cross_entropy_with_logits")
 
 
@@ -64,9 +67,8 @@ def binary_cross_entropy(input, target, reduction="mean"):
     """BCE between probabilities ``input`` in [0, 1] and ``target`` in [0, 1] (both checked
     unless on a GPU); logs clamped at -100 like PyTorch, so a saturated probability gives a
     large finite loss instead of inf."""
-    check_unit_interval(input, "binary_cross_entropy", "input (a probability)")
-    check_unit_interval(target, "binary_cross_entropy", "target")
-    return _reduce(BCE.apply(input, target), reduction, "binary_cross_entropy")
+    loss = _binary_cross_entropy(input, target)
+    return _reduce(loss, reduction, "binary_cross_entropy")
 
 
 def log_softmax(input, dim=-1):
@@ -88,12 +90,8 @@ def cross_entropy(input, target, reduction="mean"):
             the logits' device.
         reduction: ``"mean"`` (default), ``"sum"`` or ``"none"``.
     """
-    from . import backend
-    from .tensor import array_of
-
     args.tensor(input, "cross_entropy")
-    target = backend.to_device(array_of(target),
-                               input.device)
+    target = backend.to_device(array_of(target), input.device)
     if target.dtype.kind == "f":  # a Tensor of labels is stored as floats; they must be whole
         xp = backend.get_array_module(target)
         if not bool(xp.all(target == xp.round(target))):
@@ -123,9 +121,6 @@ def one_hot(labels, num_classes, dtype=None, device=None):
         A Tensor of shape (N, K) that does not require grad. Labels on a GPU are not checked
         against the range: reading them would stop the GPU (as ``check_unit_interval``).
     """
-    from . import backend
-    from .tensor import DEFAULT_DTYPE, Tensor, array_of
-
     num_classes = args.integer(num_classes, "one_hot", "num_classes", minimum=1)
     y = array_of(labels)
     device = device or (backend.device_of(y) if backend.is_array(y) else "cpu")

@@ -188,7 +188,6 @@ def check_adjoint(f, f_t, x_shape, y_shape, atol=1e-12, rtol=1e-10, seed=0, devi
     return lhs, rhs
 
 
-
 # `minigan.gradcheck` is this function; the adjoint check hangs off it so that
 # `minigan.gradcheck.check_adjoint(...)` reads naturally.
 gradcheck.check_adjoint = check_adjoint

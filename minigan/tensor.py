@@ -110,9 +110,6 @@ class Function:
         except ShapeError:
             raise
         except ValueError as e:  # NumPy's broadcast / matmul complaints, made to name the op
-            if "read-only" in str(e):  # an array the op writes into (e.g. running statistics)
-                raise ValueError(f"{name}: {e}; pass a writable array (np.array(a) copies "
-                                 f"one)") from None
             shapes = " and ".join(str(tuple(a.shape)) for a in arrays)
             raise ShapeError(f"{name}: inputs of shapes {shapes} do not fit: {e}") from None
         if not backend.is_array(out):  # NumPy returns a scalar, not a 0-d array, for 0-d results
@@ -123,11 +120,14 @@ class Function:
                                 f"{tensors[0].dtype}; convert with .float() or .double()")
             raise TypeError(f"{name}.forward returned {out.dtype} for {tensors[0].dtype} "
                             f"inputs; ops must not change dtype")
-        # An output that views an input's memory (reshape, indexing) shares its version counter.
-        result = Tensor._wrap(out, _counter_of_memory(out, tensors))
+        # Which array owns the memory of each input and of the output, found once per op: an
+        # output that views an input's memory (reshape, indexing) shares its version counter,
+        # and the node remembers the versions of those whose memory forward saved.
+        memories = [_memory_of(a) for a in arrays] + [_memory_of(out)]
+        result = Tensor._wrap(out, _counter_of_memory(memories, tensors))
         if record:
             result.requires_grad = True
-            result._node = _Node(cls, ctx, tensors, result)
+            result._node = _Node(cls, ctx, tensors, result, memories)
         return result
 
 
@@ -147,12 +147,12 @@ class _Node:
 
     __slots__ = ("fn", "ctx", "inputs", "shape", "dtype", "saved_versions")
 
-    def __init__(self, fn, ctx, tensors, result):
+    def __init__(self, fn, ctx, tensors, result, memories):
         self.fn, self.ctx = fn, ctx
         self.inputs = tuple(t._node if t._node is not None else t if t.requires_grad else None
                             for t in tensors)
         self.shape, self.dtype = result.shape, result.dtype
-        self.saved_versions = _saved_versions(ctx, tensors, result)
+        self.saved_versions = _saved_versions(ctx, tensors, result, memories)
 
     def check_saved_versions(self):
         """Refuse to run backward on arrays that were changed in place after forward saved them."""
@@ -191,29 +191,28 @@ def _memory_of(a):
     return a
 
 
-def _counter_of_memory(array, tensors):
-    """The version counter of the tensor whose memory ``array`` views, or a new counter."""
-    memory = _memory_of(array)
-    for t in tensors:
-        if _memory_of(t.data) is memory:
+def _counter_of_memory(memories, tensors):
+    """The version counter of the input whose memory the output views, or a new counter.
+
+    ``memories``: :func:`_memory_of` each input's array and, last, the output's."""
+    *inputs, output = memories
+    for t, memory in zip(tensors, inputs):
+        if memory is output:
             return t._version_counter
     return _Version()
 
 
-def _saved_versions(ctx, tensors, result):
+def _saved_versions(ctx, tensors, result, memories):
     """``(counter, version, input index or None, shape)`` of each input, and of the output,
-    whose memory ``ctx.save_for_backward`` holds. Arrays kept in other ``ctx`` attributes are
-    not tracked: save what backward reads with ``save_for_backward``."""
-    saved = getattr(ctx, "saved", ())
-    memories = {id(_memory_of(a)) for a in saved if backend.is_array(a)}
-    if not memories:
+    whose memory ``ctx.save_for_backward`` holds (``memories`` as in :func:`_counter_of_memory`).
+    Arrays kept in other ``ctx`` attributes are not tracked: save what backward reads with
+    ``save_for_backward``."""
+    saved = {id(_memory_of(a)) for a in getattr(ctx, "saved", ()) if backend.is_array(a)}
+    if not saved:
         return ()
-    found = [(t._version_counter, t._version_counter.count, i, t.shape)
-             for i, t in enumerate(tensors) if id(_memory_of(t.data)) in memories]
-    if id(_memory_of(result.data)) in memories:
-        found.append((result._version_counter, result._version_counter.count, None,
-                      result.shape))
-    return tuple(found)
+    owners = [*enumerate(tensors), (None, result)]
+    return tuple((t._version_counter, t._version, i, t.shape)
+                 for (i, t), memory in zip(owners, memories) if id(memory) in saved)
 
 
 def _as_tensors(inputs, op):
@@ -439,9 +438,7 @@ class Tensor:
                              f"(minigan.tensor(np.array(a)))")
 
     def _operand(self, other, op):
-        if isinstance(other, Tensor):
-            other = other.data
-        return _constant(other, self, f"Tensor.{op}", 0)
+        return _constant(array_of(other), self, f"Tensor.{op}", 0)
 
     def _changed(self):
         self._version_counter.count += 1
@@ -631,14 +628,13 @@ def _backward_arguments(tensors, grads):
 
 
 def _seed_grad(t, g):
-    xp = backend.get_array_module(t.data)
+    """The upstream gradient of ``t``: ``g`` as an array of t's dtype on t's device, or 1."""
     if g is None:
         if t.size != 1:
             raise RuntimeError(f"backward() on a non-scalar tensor of shape {t.shape} needs a "
                                f"gradient: call .backward(grad) with an array of that shape")
-        return xp.ones_like(t.data)
-    g = array_of(g)
-    g = _constant(g, t, "backward", 0)  # a real array or number, on t's device, in t's dtype
+        return backend.get_array_module(t.data).ones_like(t.data)
+    g = _constant(array_of(g), t, "backward", 0)
     if g.shape != t.data.shape:
         raise ShapeError(f"backward: gradient of shape {tuple(g.shape)} for a tensor of "
                          f"shape {t.shape}")

@@ -104,6 +104,14 @@ CASES = [
     ("pad float", lambda: minigan.pad(_x(2, 3), (1.5, 1)), TypeError, r"Pad: each padding"),
     ("clip min > max", lambda: _x(2).clip(3, 1), ValueError, r"clip: min=3 is greater than max=1"),
     ("clip str", lambda: _x(2).clip("0"), TypeError, r"clip: min must be a real number"),
+    ("clip NaN", lambda: _x(2).clip(max=float("nan")), TypeError,
+     r"clip: max must be a real number or None, got nan"),
+    ("pad value str", lambda: minigan.pad(_x(2, 3), (1, 1), value="0"), TypeError,
+     r"Pad: value must be a real number, got str"),
+    ("sum of a list", lambda: minigan.ops.reduce.sum([1.0, 2.0]), TypeError,
+     r"Sum: input must be a Tensor, got list"),
+    ("rpow of an array", lambda: minigan.ops.elementwise.rpow(2.0, np.ones(2)), TypeError,
+     r"rpow: the exponent must be a Tensor, got ndarray"),
     ("conv2d stride 0", lambda: F.conv2d(_x(1, 1, 5, 5), _x(1, 1, 3, 3), stride=0), ValueError,
      r"conv2d: stride must be an int or a pair of ints >= 1, got 0"),
     ("conv2d padding -1", lambda: F.conv2d(_x(1, 1, 5, 5), _x(1, 1, 3, 3), padding=-1),
@@ -205,6 +213,10 @@ def test_the_helpers_accept_what_they_should():
     assert args.integer(np.int64(4), "op", "n", minimum=1) == 4
     assert args.real(np.float32(0.5), "op", "p", 0, 1) == 0.5
     assert args.probability(1, "op") == 1.0
+    assert args.number(float("inf"), "op", "v") == float("inf") and args.number(-2, "op", "v") == -2
+    for bad in (True, "1", None, np.ones(1)):
+        with pytest.raises(TypeError, match="op: v must be a real number"):
+            args.number(bad, "op", "v")
     for bad in (True, "1", 1.0, None):
         with pytest.raises(TypeError, match="op: n must be an int"):
             args.integer(bad, "op", "n")

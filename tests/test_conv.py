@@ -198,14 +198,20 @@ def _values_and_gradients(g, seed, device):
     return [host(a) for a in (out, out_t, x.grad, w.grad, b.grad, y.grad, bt.grad)]
 
 
-@given(geometries(max_out=4), seeds)
-def test_columns_in_blocks_give_what_the_whole_matrix_gives(device, g, seed):
-    """A budget of one byte works through one output row at a time: forwards, input gradients
-    and the weight gradients unrolled again block by block agree with the single GEMMs."""
+@given(geometries(max_out=4), st.integers(1, 3), seeds)
+def test_columns_in_blocks_give_what_the_whole_matrix_gives(device, g, rows, seed):
+    """A budget of ``rows`` output rows' columns works through blocks of that many rows, the
+    last one shorter where they do not divide OH: forwards, input gradients and the weight
+    gradients unrolled again block by block agree with the single GEMMs. All four products
+    unroll C*KH*KW*OW*N columns per output row (conv_transpose2d's x is conv2d's y)."""
+    row_bytes = g.C * g.KH * g.KW * g.OW * g.N * 8  # float64
     whole = _values_and_gradients(g, seed, device)
-    with column_budget(1):
-        blocks = _values_and_gradients(g, seed, device)
-    for a, b in zip(blocks, whole):
+    with column_budget(rows * row_bytes):
+        blocks = conv_module._row_blocks(g.x_shape, np.dtype(np.float64), (g.KH, g.KW),
+                                         (g.OH, g.OW))
+        blocked = _values_and_gradients(g, seed, device)
+    assert blocks == [(r, min(r + rows, g.OH)) for r in range(0, g.OH, rows)]
+    for a, b in zip(blocked, whole):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
 
 

@@ -162,9 +162,16 @@ def test_abs_subgradient_at_zero_is_zero(device):
 
 @pytest.mark.parametrize("base", [0.5, 2.0, 10.0, np.array([[0.5], [3.0]])])
 def test_rpow(device, base):
-    x = np.random.default_rng(1).normal(size=(3,))
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(3,))
     assert_close(base ** t64(x, device), np.power(base, x), rtol=1e-14)
     check_grads(lambda t: base ** t, [x], device)
+    # The closed form g b^x ln b, summed over the rows an array base broadcast x to.
+    z = np.power(base, x)
+    g = rng.normal(size=z.shape)
+    xt = t64(x, device)
+    (base ** xt).backward(g)
+    assert_close(xt.grad, (g * z * np.log(base)).reshape(-1, 3).sum(axis=0), rtol=1e-13)
 
 
 def test_rpow_at_base_zero_and_negative_bases(device):
@@ -181,6 +188,10 @@ def test_rpow_at_base_zero_and_negative_bases(device):
     assert_close(z, [-2.0, 4.0, -8.0, np.nan])
     z.backward(np.ones(4))
     assert np.isnan(host(x.grad)).all()
+    # An array base with a 0 among its entries: the 0 row passes no gradient, the other its own.
+    x = t64([-1.0, 0.0, 2.0], device)
+    (np.array([[0.0], [3.0]]) ** x).backward(np.ones((2, 3)))
+    assert_close(x.grad, 3.0 ** host(x) * np.log(3.0))
     assert (2.0 ** minigan.tensor([1.0, 3.0])).dtype == np.float32  # the base takes x's dtype
 
 

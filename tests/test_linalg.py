@@ -101,10 +101,12 @@ def test_linear_computed_as_w_times_x_transposed_is_the_oracle(order):
     x, W, B = (minigan.tensor(v, requires_grad=True) for v in (a, w, b))
     y = F.linear(x, W, B)
     np.testing.assert_allclose(y.data, a @ w.T + b, rtol=1e-13, atol=1e-13)
+    # The op's own gW, before the engine copies it into W.grad (a copy is C-ordered anyway).
+    _, gw, _ = y._node.fn.backward(y._node.ctx, g)
+    assert gw.flags.c_contiguous  # born in W's layout
     y.backward(g)
     np.testing.assert_allclose(x.grad, g @ w, rtol=1e-13, atol=1e-13)
     np.testing.assert_allclose(W.grad, g.T @ a, rtol=1e-13, atol=1e-13)
-    assert W.grad.flags.c_contiguous  # born in W's layout: no copy into place
     for out in (y.data, x.grad):
         assert not any(np.shares_memory(out, v) for v in (a, w, b, g, W.grad))
     y.data += 1  # an in-place op on the output touches nothing else

@@ -195,6 +195,12 @@ def test_errors_name_the_op_and_shapes():
         F.batch_norm(minigan.tensor(np.zeros((1, 3))), None, None, training=True)
     with pytest.raises(ShapeError, match="BatchNorm2d.*4-D"):
         nn.BatchNorm2d(3)(x)
+    frozen = np.zeros(3)
+    frozen.flags.writeable = False
+    with pytest.raises(ValueError, match="batch_norm: running_mean is a read-only array"):
+        F.batch_norm(minigan.tensor(np.ones((4, 3))), frozen, np.ones(3), training=True)
+    y = F.batch_norm(minigan.tensor(np.ones((4, 3))), frozen, np.ones(3))  # eval only reads it
+    assert y.shape == (4, 3)
 
 
 # --- the per-channel sums: BLAS where the memory is laid out channel by channel -------------

@@ -30,13 +30,19 @@ def integer(value, op, name, minimum=None):
     return value
 
 
-def real(value, op, name, low=None, high=None, low_open=False, high_open=False):
-    """``value`` as a finite float (not a bool, not a string) in the interval given by ``low``
-    and ``high`` (closed unless ``low_open`` / ``high_open``)."""
+def number(value, op, name):
+    """``value`` itself if it is a real number (not a bool, not a string, not an array); inf
+    and NaN pass, :func:`real` refuses them."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{op}: {name} must be a real number, got {type(value).__name__} "
                         f"{value!r}")
-    value = float(value)
+    return value
+
+
+def real(value, op, name, low=None, high=None, low_open=False, high_open=False):
+    """``value`` as a finite float (not a bool, not a string) in the interval given by ``low``
+    and ``high`` (closed unless ``low_open`` / ``high_open``)."""
+    value = float(number(value, op, name))
     below = low is not None and (value <= low if low_open else value < low)
     above = high is not None and (value >= high if high_open else value > high)
     if not math.isfinite(value) or below or above:
@@ -48,10 +54,7 @@ def real(value, op, name, low=None, high=None, low_open=False, high_open=False):
 
 def probability(value, op, name="p"):
     """``value`` as a float in [0, 1] (a dropout rate)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{op}: {name} must be a real number, got {type(value).__name__} "
-                        f"{value!r}")
-    if not 0 <= value <= 1:  # also refuses NaN
+    if not 0 <= number(value, op, name) <= 1:  # also refuses NaN
         raise ValueError(f"{op}: {name}, a probability, has to be between 0 and 1, but got "
                          f"{value}")
     return float(value)

@@ -151,7 +151,7 @@ COLUMN_BUDGET = 32 * 2**20
 
 def _row_blocks(image_shape, dtype, kernel, out_hw):
     """Split the output rows into blocks ``(r0, r1)`` whose columns fit ``COLUMN_BUDGET``
-    (at least one row a block). ``image_shape`` (N, C, H, W) is the image's the columns are
+    (at least one row a block). ``image_shape`` (N, C, H, W): the image that the columns are
     unrolled from, or scattered to."""
     N, C = image_shape[:2]
     (KH, KW), (OH, OW) = kernel, out_hw
@@ -227,10 +227,10 @@ def _weight_grad_in_blocks(y2, x, w_shape, stride, dilation, pads, out_hw):
     """``_weight_grad`` when the columns were over ``COLUMN_BUDGET`` and not kept:
     gW = sum over blocks of output rows of G_block . im2col_block(x)^T."""
     O, C, KH, KW = w_shape
-    gw = 0
+    gw = get_array_module(x).zeros((O, C * KH * KW), dtype=x.dtype)
     for rows in _row_blocks(x.shape, x.dtype, (KH, KW), out_hw):
         cols = _im2col(x, (KH, KW), stride, dilation, pads, out_hw, rows)
-        gw = gw + y2[:, _block_columns(rows, out_hw[1], x.shape[0])] @ cols.T  # (O, C*KH*KW)
+        gw += y2[:, _block_columns(rows, out_hw[1], x.shape[0])] @ cols.T  # (O, C*KH*KW)
     return gw.reshape(w_shape)
 
 
@@ -258,7 +258,7 @@ class Conv2d(Function):
         (sh, sw), (dh, dw), (top, bottom, left, right) = stride, dilation, pads
         OH = (H + top + bottom - dh * (KH - 1) - 1) // sh + 1
         OW = (W + left + right - dw * (KW - 1) - 1) // sw + 1
-        y2, cols, _ = _im2col_gemm(x, w, stride, dilation, pads, (OH, OW))  # (O, P), (C*KH*KW, P)
+        y2, cols, _ = _im2col_gemm(x, w, stride, dilation, pads, (OH, OW))  # (O, P), cols
         if b is not None:
             y2 += b[:, None]
         # The columns are needed only for the weight gradient (not while the layer is frozen);
@@ -277,10 +277,9 @@ class Conv2d(Function):
         gx = gw = None
         if ctx.needs_input_grad[0]:  # the transposed convolution of g: ConvTranspose2d.forward
             gx = _gemm_col2im(g2, w, x_shape, stride, dilation, pads, out_hw)
-        if ctx.needs_input_grad[1] and cols is not None:
-            gw = _weight_grad(g2, cols, w.shape)
-        elif ctx.needs_input_grad[1]:
-            gw = _weight_grad_in_blocks(g2, x, w.shape, stride, dilation, pads, out_hw)
+        if ctx.needs_input_grad[1]:  # from the kept columns, or from x unrolled again
+            gw = (_weight_grad(g2, cols, w.shape) if cols is not None else
+                  _weight_grad_in_blocks(g2, x, w.shape, stride, dilation, pads, out_hw))
         if not ctx.has_bias:
             return gx, gw
         return gx, gw, g2.sum(axis=1)

@@ -6,12 +6,11 @@ shape by ``unbroadcast`` (the adjoint of broadcasting is summation).
 Derivations: docs/derivations/elementwise.md. Tests: tests/test_elementwise.py.
 """
 
-import numbers
-
 import numpy as np
 
 from ..backend import get_array_module
 from ..tensor import Function, Tensor, _constant, unbroadcast
+from . import args
 
 
 class Add(Function):
@@ -306,8 +305,7 @@ def rpow(base, x):
     if isinstance(base, Tensor):
         raise TypeError("rpow: the base must be a constant (a number or an array); for a "
                         "tensor base and exponent write exp(x * log(base))")
-    if not isinstance(x, Tensor):
-        raise TypeError(f"rpow: the exponent must be a Tensor, got {type(x).__name__}")
+    args.tensor(x, "rpow", "the exponent")
     return Rpow.apply(x, base=_constant(base, x, "Rpow", 0))
 
 
@@ -331,8 +329,7 @@ def clip(x, min=None, max=None):
     """Clamp to [min, max] (either may be None), like ``torch.clamp``; ``min`` must not
     exceed ``max`` (PyTorch would silently return ``max`` everywhere)."""
     for name, bound in (("min", min), ("max", max)):
-        if bound is not None and (isinstance(bound, bool) or not isinstance(bound, numbers.Real)
-                                  or bound != bound):
+        if bound is not None and args.number(bound, "clip", name) != bound:  # NaN
             raise TypeError(f"clip: {name} must be a real number or None, got {bound!r}")
     if min is not None and max is not None and min > max:
         raise ValueError(f"clip: min={min} is greater than max={max}")

@@ -49,9 +49,9 @@ class Linear(Function):
 
     The VJPs are those of the composition (MatMul's, the transpose's and broadcasting's), written
     out so that the step does not pay for them: the bias is added in place, and gW comes out of
-    its GEMM already in W's layout, where the composition yields it transposed and the engine
-    copies it into place. tests/test_linalg.py checks this op against both the composition's
-    formula and float64 gradcheck.
+    its GEMM already in W's layout, where the composition yields it transposed.
+    tests/test_linalg.py checks this op against both the composition's formula and float64
+    gradcheck.
     """
 
     @staticmethod

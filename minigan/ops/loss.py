@@ -33,7 +33,7 @@ def check_unit_interval(value, op, name):
     CPU Tensors with one pass over the host memory. A CuPy array is not checked: reading its
     min and max would stop the GPU on every call."""
     data = array_of(value)
-    if isinstance(data, numbers.Real) or isinstance(data, np.ndarray):
+    if isinstance(data, (numbers.Real, np.ndarray)):
         data = np.asarray(data)
         if data.size and data.dtype.kind in "biuf" and not (data.min() >= 0 and data.max() <= 1):
             raise ValueError(f"{op}: {name} must lie in [0, 1], got values in "

@@ -5,6 +5,8 @@ entry of a sum contributed with weight 1, so it receives ``g`` broadcast back to
 Derivations: docs/derivations/reduction.md. Tests: tests/test_reduce.py.
 """
 
+import math
+
 from ..backend import get_array_module
 from ..tensor import Function
 from . import args
@@ -17,7 +19,8 @@ def _keepdims_shape(shape, axes):
 class Sum(Function):
     """y = sum of x over ``axis`` (a sorted tuple of axes, as :func:`sum` passes it).
 
-    VJP: gx = g broadcast back over the summed axes."""
+    Shapes: x's shape without the summed axes (with them at size 1 if ``keepdims``).
+    VJP: gx = g broadcast back over the summed axes, to x's shape."""
 
     @staticmethod
     def forward(ctx, x, axis, keepdims):
@@ -32,30 +35,27 @@ class Sum(Function):
 
 class Max(Function):
     """y = max of x over ``axis`` (a sorted tuple of axes, none of size 0, as :func:`max`
-    passes it).
+    passes it). Shapes as :class:`Sum`'s.
 
     VJP: g goes to the entries that attain the max; ties share it equally (as ``torch.amax``).
 
     The reduced axes are first moved to the front, in one copy: NumPy reduces a short innermost
-    axis, such as maxout's groups of 5, one group at a time, about ten times slower than it takes
-    the elementwise max of whole rows.
+    axis, such as maxout's groups of 5, one group at a time, much more slowly than it takes the
+    elementwise max of whole rows (docs/performance.md).
     """
 
     @staticmethod
     def forward(ctx, x, axis, keepdims):
         xp = get_array_module(x)
-        axes = axis
-        kept = [n for i, n in enumerate(x.shape) if i not in axes]
-        reduced = 1
-        for a in axes:
-            reduced *= x.shape[a]
-        rows = xp.ascontiguousarray(xp.moveaxis(x, axes, range(len(axes)))).reshape(reduced,
+        kept = [n for i, n in enumerate(x.shape) if i not in axis]
+        reduced = math.prod(x.shape[a] for a in axis)  # not -1: a kept axis may be empty
+        rows = xp.ascontiguousarray(xp.moveaxis(x, axis, range(len(axis)))).reshape(reduced,
                                                                                     *kept)
         y = rows.max(axis=0, keepdims=True).reshape(kept)    # (*kept), an array even if 0-d
         winners = rows == y                                  # (reduced, *kept)
         ctx.save_for_backward(winners)
-        ctx.shape, ctx.axes = x.shape, axes
-        return y.reshape(_keepdims_shape(x.shape, axes)) if keepdims else y
+        ctx.shape, ctx.axes = x.shape, axis
+        return y.reshape(_keepdims_shape(x.shape, axis)) if keepdims else y
 
     @staticmethod
     def backward(ctx, g):
@@ -69,10 +69,7 @@ class Max(Function):
 
 def _reduced_axes(x, axis, op):
     """``axis`` of the Tensor ``x`` as a sorted tuple of axes, checked (see ``args.axes``)."""
-    shape = getattr(x, "shape", None)
-    if shape is None:
-        raise TypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
-    return args.axes(axis, len(shape), op)
+    return args.axes(axis, args.tensor(x, op).ndim, op)
 
 
 def sum(x, axis=None, keepdims=False):
@@ -86,9 +83,7 @@ def mean(x, axis=None, keepdims=False):
     The mean of no entries (an empty batch) is NaN, as in NumPy and PyTorch; its gradient
     reaches no entry, so it is empty."""
     axes = _reduced_axes(x, axis, "Mean")
-    n = 1
-    for a in axes:
-        n *= x.shape[a]
+    n = math.prod(x.shape[a] for a in axes)
     return sum(x, axes, keepdims) * (1.0 / n if n else float("nan"))
 
 

@@ -211,8 +211,7 @@ def pad(x, pad, value=0.0):
         raise ShapeError(f"Pad: {pad!r} must hold (before, after) pairs for at most {x.ndim} "
                          f"axes")
     pad = [args.integer(p, "Pad", "each padding width", minimum=0) for p in pad]
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"Pad: value must be a real number, got {type(value).__name__}")
+    args.number(value, "Pad", "value")
     pairs = [(pad[i], pad[i + 1]) for i in range(0, len(pad), 2)]
     pad_width = [(0, 0)] * (x.ndim - len(pairs)) + pairs[::-1]
     return Pad.apply(x, pad_width=tuple(pad_width), value=value)
