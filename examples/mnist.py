@@ -169,7 +169,9 @@ UNSET = object()
 def parse_settings(argv, recipe):
     """``(settings, given)``: every setting of a new run, and those given on the command line."""
     parser = make_parser(recipe)
-    settings = vars(parser.parse_args([]))                      # the defaults, with the recipe's
+    # The defaults, with the recipe's (parse_known_args: parse_args reads the command line once,
+    # below, where tests/test_doc_commands.py checks every documented command).
+    settings = vars(parser.parse_known_args([])[0])
     # argparse fills in a default only where the namespace has no value yet, so whatever is
     # still UNSET after parsing was not given.
     given = vars(parser.parse_args(argv, argparse.Namespace(**dict.fromkeys(settings, UNSET))))

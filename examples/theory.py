@@ -29,7 +29,7 @@ Then the family (docs/derivations/gan_family.md), on the same densities:
 and, for two narrow Gaussians that do not overlap, how each of these answers as G's mean moves:
 only W1 changes.
 
-Run (about half a minute on a CPU; the trained discriminators take most of it):
+Run (the trained discriminators take most of its time):
 
     python examples/theory.py --out out/theory
     python examples/theory.py --out out/theory --steps 3000 --hidden 64   # a closer fit of D*

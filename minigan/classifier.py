@@ -20,8 +20,7 @@ The architecture (shapes after each layer; 454,922 parameters, He-initialised)::
     Dropout(0.25), Linear(128, 10)                   (N, 10)    logits; probs() is their softmax
 
 Strided 5x5 convolutions instead of pooling: minigan has no pooling op, and two strided layers
-cost a third of a four-layer 3x3 network (measured: 0.30 s against 0.92 s per training step of
-128 images on two busy CPU cores).
+cost about a third of a four-layer 3x3 network (docs/performance.md#the-other-scripts).
 
 Provenance of ``minigan/data/classifier_weights.npz`` (float32, written by ``minigan.save``),
 produced once, on train[0:50000] only, by::
@@ -29,7 +28,7 @@ produced once, on train[0:50000] only, by::
     python examples/train_classifier.py --seed 0
 
 (the defaults: Adam, lr 1e-3 multiplied by 0.7 after every epoch, 8 epochs, batch 64, dropout
-0.25, softmax cross-entropy), in 584 s of wall time on two shared CPU cores. train[50000:60000]
+0.25, softmax cross-entropy; its time: docs/performance.md). train[50000:60000]
 is never trained on: it chooses the Parzen bandwidth and gives the real-data ceiling of
 examples/evaluate.py. Accuracy on train[50000:60000] after epochs 1-8: 98.19%, 98.59%, 98.73%,
 98.94%, 98.89%, 98.91%, 98.94%, 98.98%. Test accuracy on all 10,000 MNIST test images: 99.01%

@@ -2,10 +2,10 @@
 
 dcgan_bn's G against goodfellow2014's maxout D with its first maxout layer replaced by
 dcgan_bn's two convolutions (no batch norm), started and trained as the maxout D. It starts
-faster than the plain maxout D, then D outruns G: the Inception Score stops well short of 9 and
-slips back (the numbers: docs/results.md).
+faster than the plain maxout D, then D outruns G and the Inception Score stops well short of 9
+(the numbers: docs/results.md).
 
-    python examples/recipes/conv_maxout_d.py --out out/conv_maxout_d --steps 17500
+    python examples/recipes/conv_maxout_d.py --out out/conv_maxout_d --steps 10000
 """
 
 import os
