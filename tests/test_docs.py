@@ -277,3 +277,33 @@ def test_link_checker(tmp_path):
     assert broken_links(tmp_path / "a.md", root=tmp_path) == [
         "a.md:7: missing.md (no such file)", "a.md:7: b.md#nowhere (no such heading)",
         "a.md:7: #title-2 (no such heading)", "a.md:12: #not-a-heading (no such heading)"]
+
+
+# --- the tests a page names exist ----------------------------------------------------------
+
+
+def missing_tests(path, tests_dir=ROOT / "tests"):
+    """The ``test_...`` names in backticks on a page that no test module defines (a test
+    function, or a test module by its file name)."""
+    defined = set()
+    for module in tests_dir.glob("*.py"):
+        defined.add(module.stem)
+        defined |= set(re.findall(r"^\s*def (test_\w+)", module.read_text(encoding="utf-8"),
+                                  re.M))
+    named = re.findall(r"`(test_\w+)", path.read_text(encoding="utf-8"))
+    return sorted(set(named) - defined)
+
+
+@pytest.mark.parametrize(
+    "path", FILES or [pytest.param(None, marks=pytest.mark.skip(reason="no Markdown files yet"))],
+    ids=[_label(p) for p in FILES] or ["none"])
+def test_the_tests_a_page_names_exist(path):
+    """A derivation page names the tests that prove it; a renamed test must not leave it lying."""
+    assert missing_tests(path) == []
+
+
+def test_missing_tests_are_found(tmp_path):
+    (tmp_path / "test_a.py").write_text("def test_there():\n    pass\n", encoding="utf-8")
+    (tmp_path / "page.md").write_text("`test_there`, `test_a.py`, `test_gone` and `test_a`.\n",
+                                      encoding="utf-8")
+    assert missing_tests(tmp_path / "page.md", tests_dir=tmp_path) == ["test_gone"]
