@@ -20,6 +20,7 @@ import itertools
 
 from . import backend
 from .nn import BatchNorm1d, BatchNorm2d
+from .ops import args
 from .optim import _scalar, _scratch
 from .tensor import Tensor, no_grad
 
@@ -61,9 +62,7 @@ class EMA:
     """
 
     def __init__(self, module, decay=0.999):
-        if not 0 <= decay < 1:
-            raise ValueError(f"EMA: decay must be in [0, 1), got {decay}")
-        self.decay = float(decay)
+        self.decay = args.real(decay, "EMA", "decay", 0, 1, high_open=True)
         self.num_updates = 0
         self.module = copy.deepcopy(module).eval()    # same layers, own arrays
         for p in self.module.parameters():

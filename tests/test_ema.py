@@ -125,7 +125,7 @@ def test_state_dict_is_a_copy():
 
 
 def test_bad_settings_and_state_dicts_are_refused():
-    with pytest.raises(ValueError, match="decay must be in"):
+    with pytest.raises(ValueError, match=r"EMA: decay must be a finite number in \[0, 1\)"):
         EMA(small_module(), decay=1.0)
     ema = EMA(small_module())
     with pytest.raises(ValueError, match="missing key"):
