@@ -399,7 +399,7 @@ def accuracy_by_class(probs_or_labels, targets, n_classes=10):
 
     For the samples of a conditional generator the targets are the classes it was asked for,
     so this is how often it draws the class asked for, as far as the classifier can tell
-    (itself wrong on about 1% of real test digits: compare with its accuracy on real images).
+    (which itself misreads some real digits: compare with its accuracy on real images).
 
     Args:
         probs_or_labels: (N, K) classifier probabilities (the argmax is the prediction) or (N,)
