@@ -41,7 +41,6 @@ from .tensor import ShapeError, array_of
 PARZEN_SIGMAS = np.logspace(-1, 0, 10)
 
 
-
 def _as_rows(a, xp, name, op):
     """``a`` as a float64 matrix with one flattened example per row: (N, ...) -> (N, D)."""
     a = array_of(a)
