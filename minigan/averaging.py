@@ -84,10 +84,10 @@ class EMA:
             avg.data *= _scalar(beta, p)                    # in place, in the parameter's dtype
             scratch = _scratch(self._scratch_buffers, p, self._live)
             avg.data += xp.multiply(p.data, _scalar(1 - beta, p), out=scratch)
-            avg._version_counter.count += 1     # changed in place: see Tensor._version
+            avg._changed()                      # changed in place: see Tensor._version
         for avg, b in self._buffers:
             avg.data[...] = b.data
-            avg._version_counter.count += 1
+            avg._changed()
 
     def state_dict(self):
         """``{"decay", "num_updates", "module.<name>": array}``: all :meth:`load_state_dict`

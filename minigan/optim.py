@@ -100,7 +100,7 @@ class Optimizer:
             self._follow(i, p)
             # The caller changes p.data in place: a graph that saved it may no longer run
             # backward (see Tensor._version).
-            p._version_counter.count += 1
+            p._changed()
             yield i, p, p.grad
 
     def _follow(self, i, p):

@@ -335,7 +335,7 @@ class Module:
         for k, t in own.items():
             if k in state_dict:
                 t.data[...] = backend.to_device(array_of(state_dict[k]), t.device)
-                t._version_counter.count += 1  # changed in place: see Tensor._version
+                t._changed()  # changed in place: see Tensor._version
         return IncompatibleKeys(missing, unexpected)
 
     # --- printing --------------------------------------------------------------------------
@@ -355,7 +355,6 @@ class Module:
         if not self._modules and len(lines) <= 1:
             return main + (lines[0] if lines else "") + ")"
         return main + "\n  " + "\n  ".join(lines) + "\n)"
-
 
 
 def _as_buffer(value):
