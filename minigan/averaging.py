@@ -30,12 +30,10 @@ __all__ = ["EMA", "average_state_dicts", "update_bn"]
 class EMA:
     """An exponential moving average of a module's weights (Polyak averaging), to sample from.
 
-    GAN training seldom settles on one point: G and D chase each other, and G's weights keep
-    circling near a good generator instead of stopping at it. Averaging the recent iterates
-    lands nearer the middle of that circle, and the average generator usually draws cleaner
-    samples than any single iterate (Yazici et al. 2019, "The unusual effectiveness of averaging
-    in GAN training"). The average takes no part in training: it is a shadow copy that
-    :meth:`update` pulls towards the live weights after every optimiser step::
+    The average of the recent iterates usually draws cleaner samples than any single one (the
+    module's docstring says why; Yazici et al. 2019, "The unusual effectiveness of averaging in
+    GAN training"). It takes no part in training: it is a shadow copy that :meth:`update` pulls
+    towards the live weights after every optimiser step::
 
         ema = minigan.averaging.EMA(G, decay=0.999)
         for step in range(steps):
