@@ -20,13 +20,14 @@ does each thread setting. For each model all these processes take turns: one run
 TURN_SECONDS of steps and one matmul while the others wait, after a pause of PAUSE_SECONDS that
 lets the last one's threads go to sleep, and the order is reversed every round, until each has
 --repeats timed steps; every number of a model is thus taken in the same minutes. Every
---threads setting is a table of its own: a number of threads for both libraries (environment variables before the
-libraries load, then ``minigan.set_num_threads`` / ``torch.set_num_threads``), "all" for every
-core, or "default" for what each does by itself: minigan's example scripts'
-``--threads auto`` (the cores the other processes leave free, looked at before each turn,
-while the other contestants wait) and PyTorch's own default. The minigan process also calls ``backend.keep_freed_memory()``,
-as the example scripts do. ``--busy N`` runs N CPU-bound competitor processes (Python busy
-loops) for the whole measurement of both frameworks, as on a laptop doing other work.
+--threads setting is a table of its own: a number of threads for both libraries (environment
+variables before the libraries load, then ``minigan.set_num_threads`` /
+``torch.set_num_threads``), "all" for every core, or "default" for what each does by itself:
+minigan's example scripts' ``--threads auto`` (the cores the other processes leave free, looked
+at before each turn, while the other contestants wait) and PyTorch's own default. The minigan
+process also calls ``backend.keep_freed_memory()``, as the example scripts do. ``--busy N``
+runs N CPU-bound competitor processes (Python busy loops) for the whole measurement of both
+frameworks, as on a laptop doing other work.
 
 Measured, per model, batch size and thread setting:
     ms        median wall time of a step, with its quartiles (the spread)

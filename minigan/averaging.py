@@ -20,6 +20,7 @@ import itertools
 
 from . import backend
 from .nn import BatchNorm1d, BatchNorm2d
+from .ops import args
 from .optim import _scalar, _scratch
 from .tensor import Tensor, no_grad
 
@@ -29,12 +30,10 @@ __all__ = ["EMA", "average_state_dicts", "update_bn"]
 class EMA:
     """An exponential moving average of a module's weights (Polyak averaging), to sample from.
 
-    GAN training seldom settles on one point: G and D chase each other, and G's weights keep
-    circling near a good generator instead of stopping at it. Averaging the recent iterates
-    lands nearer the middle of that circle, and the average generator usually draws cleaner
-    samples than any single iterate (Yazici et al. 2019, "The unusual effectiveness of averaging
-    in GAN training"). The average takes no part in training: it is a shadow copy that
-    :meth:`update` pulls towards the live weights after every optimiser step::
+    The average of the recent iterates usually draws cleaner samples than any single one (the
+    module's docstring says why; Yazici et al. 2019, "The unusual effectiveness of averaging in
+    GAN training"). It takes no part in training: it is a shadow copy that :meth:`update` pulls
+    towards the live weights after every optimiser step::
 
         ema = minigan.averaging.EMA(G, decay=0.999)
         for step in range(steps):
@@ -61,9 +60,7 @@ class EMA:
     """
 
     def __init__(self, module, decay=0.999):
-        if not 0 <= decay < 1:
-            raise ValueError(f"EMA: decay must be in [0, 1), got {decay}")
-        self.decay = float(decay)
+        self.decay = args.real(decay, "EMA", "decay", 0, 1, high_open=True)
         self.num_updates = 0
         self.module = copy.deepcopy(module).eval()    # same layers, own arrays
         for p in self.module.parameters():
@@ -85,10 +82,10 @@ class EMA:
             avg.data *= _scalar(beta, p)                    # in place, in the parameter's dtype
             scratch = _scratch(self._scratch_buffers, p, self._live)
             avg.data += xp.multiply(p.data, _scalar(1 - beta, p), out=scratch)
-            avg._version_counter.count += 1     # changed in place: see Tensor._version
+            avg._changed()                      # changed in place: see Tensor._version
         for avg, b in self._buffers:
             avg.data[...] = b.data
-            avg._version_counter.count += 1
+            avg._changed()
 
     def state_dict(self):
         """``{"decay", "num_updates", "module.<name>": array}``: all :meth:`load_state_dict`

@@ -125,10 +125,10 @@ def load(path, device="cpu", resumable=False):
             ``latent_dim``, or an ``arch`` that is not a preset of minigan.models; the message
             names the file.
     """
+    where = _where(path)
     if isinstance(path, dict):
-        run, where = path, "the checkpoint"
+        run = path
     else:
-        where = os.fspath(path)
         if os.path.isdir(where):
             raise CheckpointError(f"{where}: a directory, not a checkpoint file")
         run = _load(path, device=device)
@@ -144,15 +144,15 @@ def load(path, device="cpu", resumable=False):
     if arch not in models.SPECS:
         raise CheckpointError(f"{where}: its config names the architecture {arch!r}, not one "
                               f"of minigan.models.names()")
-    if isinstance(latent_dim, bool) or not isinstance(latent_dim, int) or latent_dim < 1:
+    if not _is_int(latent_dim, 1):
         raise CheckpointError(f"{where}: its config has no valid latent_dim ({latent_dim!r})")
     num_classes = config.get("num_classes")
-    if num_classes is not None and (isinstance(num_classes, bool) or not isinstance(
-            num_classes, int) or num_classes < 2 or not models.SPECS[arch].conditioning):
+    if num_classes is not None and not (_is_int(num_classes, 2)
+                                        and models.SPECS[arch].conditioning):
         raise CheckpointError(f"{where}: its config's num_classes {num_classes!r} is not a "
                               f"number of classes that {arch} can be conditioned on")
     step = run["step"]
-    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+    if not _is_int(step, 0):
         raise CheckpointError(f"{where}: its step is {step!r}, not a count of steps")
     if resumable:
         missing = [name for name in TRAINING_ENTRIES if name not in run]
@@ -253,6 +253,11 @@ def load_discriminator(checkpoint, device="cpu", discriminator=None, conditional
     D.eval()
     return D, {"arch": config["arch"], "recipe": recipe, "step": run["step"],
                "num_classes": config.get("num_classes")}
+
+
+def _is_int(value, minimum):
+    """Whether a config or step value read from the file is an int (not a bool) >= minimum."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
 
 
 def _where(checkpoint):

@@ -205,7 +205,6 @@ def generator_loss(fake_logits, saturating=False, loss="gan"):
 
 # --- the gradients, by hand --------------------------------------------------------------------
 
-
 def discriminator_loss_grad(real_logits, fake_logits, label_smoothing=0.0, loss="gan"):
     """The gradients of :func:`discriminator_loss` with respect to D's outputs.
 

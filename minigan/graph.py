@@ -32,12 +32,12 @@ Tests: tests/test_graph.py. A worked example, the graph of a GAN's discriminator
 backprop walked along it: docs/graph.md.
 """
 
-import os
 from bisect import bisect_right, insort
 from collections.abc import Mapping
 from pathlib import Path
 
 from .nn.module import Module
+from .plotting import _save_atomically
 from .tensor import Tensor, _Node, _topological_order
 
 __all__ = ["draw_graph", "graph_to_dot"]
@@ -454,17 +454,6 @@ def draw_graph(tensor, path=None, *, params=None, title=None, max_boxes=300):
     if title:
         fig.suptitle(title, fontsize=10, y=1 - 0.08 / height, va="top")
     if path is not None:
-        _save(fig, Path(path))
+        _save_atomically(fig, path, dpi=fig.dpi)
     return fig
 
-
-def _save(fig, path):
-    """Save atomically (a reader never sees half a file), in the format ``path``'s suffix names."""
-    fmt = path.suffix.lstrip(".").lower() or "png"
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        fig.savefig(tmp, format=fmt, dpi=fig.dpi)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()

@@ -41,7 +41,6 @@ from .tensor import ShapeError, array_of
 PARZEN_SIGMAS = np.logspace(-1, 0, 10)
 
 
-
 def _as_rows(a, xp, name, op):
     """``a`` as a float64 matrix with one flattened example per row: (N, ...) -> (N, D)."""
     a = array_of(a)
@@ -399,7 +398,7 @@ def accuracy_by_class(probs_or_labels, targets, n_classes=10):
 
     For the samples of a conditional generator the targets are the classes it was asked for,
     so this is how often it draws the class asked for, as far as the classifier can tell
-    (itself wrong on about 1% of real test digits: compare with its accuracy on real images).
+    (which itself misreads some real digits: compare with its accuracy on real images).
 
     Args:
         probs_or_labels: (N, K) classifier probabilities (the argmax is the prediction) or (N,)

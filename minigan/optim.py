@@ -100,7 +100,7 @@ class Optimizer:
             self._follow(i, p)
             # The caller changes p.data in place: a graph that saved it may no longer run
             # backward (see Tensor._version).
-            p._version_counter.count += 1
+            p._changed()
             yield i, p, p.grad
 
     def _follow(self, i, p):
@@ -336,9 +336,7 @@ class Adam(Optimizer):
                       for i, b in enumerate(betas))
         eps = args.real(eps, "Adam", "eps", 0)
         weight_decay = args.real(weight_decay, "Adam", "weight_decay", 0)
-        for i, p in enumerate(self.params):
-            _check_eps(eps, p, i)
-        self._eps_fits = {p.dtype for p in self.params}  # dtypes checked against this eps
+        _check_eps(self, eps)
         self.lr, self.betas, self.eps, self.weight_decay = lr, betas, eps, weight_decay
 
     def step(self):
@@ -348,9 +346,8 @@ class Adam(Optimizer):
             xp = backend.get_array_module(p.data)
             if self.weight_decay:
                 g = g + _scalar(self.weight_decay, p) * p.data  # a new array: .grad stays as is
-            if p.dtype not in self._eps_fits:  # cast since construction (model.to)
-                _check_eps(self.eps, p, i)
-                self._eps_fits.add(p.dtype)
+            if p.dtype not in self._eps_dtypes:  # cast since construction (model.to)
+                _check_eps(self, self.eps, i)
             st = self.state[i]
             if not st:
                 st.update(step=0, exp_avg=xp.zeros_like(p.data), exp_avg_sq=xp.zeros_like(p.data))
@@ -384,19 +381,27 @@ class Adam(Optimizer):
             p.data -= denom
 
 
-def _check_eps(eps, p, i, op="Adam"):
+def _check_eps(opt, eps, i=None):
     """Adam and RMSprop divide by ``sqrt(v) + eps``, with ``v`` 0 where the gradient has been
     0: ``eps`` must be a normal number of the parameter's dtype, or the division overflows (a
     subnormal eps) or is 0/0 = NaN (an eps that rounds to 0). The default 1e-8 is below
     float16's smallest normal number, 6.1e-05: half-precision parameters need a larger eps.
     (eps = 0, allowed as in PyTorch for exact experiments, gives 0/0 where a gradient has always
-    been 0.)"""
-    tiny = float(np.finfo(p.dtype).tiny)
-    if 0 < eps < tiny:  # eps = 0 is asked for explicitly: then 0/0 is the user's choice
-        raise ValueError(f"{op}: eps={eps:g} is below the smallest normal {p.dtype} number "
-                         f"({tiny:.2g}), so parameter {i} (shape {p.shape}) could be moved by "
-                         f"0/0 = NaN or by an overflow where its gradient is 0; pass "
-                         f"eps >= {tiny:.2g}, or train in float32")
+    been 0.)
+
+    Checks parameter ``i`` of the optimiser ``opt``, or all of them where ``i`` is None (a new
+    eps), and records the dtypes that passed in ``opt._eps_dtypes``, so that a step checks a
+    parameter again only once it has been cast (``model.to``)."""
+    checked = set() if i is None else opt._eps_dtypes
+    for j, p in enumerate(opt.params) if i is None else [(i, opt.params[i])]:
+        tiny = float(np.finfo(p.dtype).tiny)
+        if 0 < eps < tiny:  # eps = 0 is asked for explicitly: then 0/0 is the user's choice
+            raise ValueError(f"{type(opt).__name__}: eps={eps:g} is below the smallest normal "
+                             f"{p.dtype} number ({tiny:.2g}), so parameter {j} (shape {p.shape}) "
+                             f"could be moved by 0/0 = NaN or by an overflow where its gradient "
+                             f"is 0; pass eps >= {tiny:.2g}, or train in float32")
+        checked.add(p.dtype)
+    opt._eps_dtypes = checked
 
 
 class RMSprop(Optimizer):
@@ -436,21 +441,14 @@ class RMSprop(Optimizer):
                                   momentum=momentum, centered=centered)
 
     def _set_hyperparameters(self, lr, alpha, eps, weight_decay, momentum, centered):
-        for name, value in (("lr", lr), ("alpha", alpha), ("eps", eps),
-                            ("weight_decay", weight_decay), ("momentum", momentum)):
-            if isinstance(value, bool) or not isinstance(value, numbers.Real):
-                raise TypeError(f"RMSprop: {name} must be a number, got {value!r}")
-            if not value >= 0:
-                raise ValueError(f"RMSprop: {name} must be >= 0, got {value}")
-        if not alpha < 1:
-            raise ValueError(f"RMSprop: alpha must lie in [0, 1), got {alpha}")
-        if not momentum < 1:
-            raise ValueError(f"RMSprop: momentum must lie in [0, 1), got {momentum}")
-        for i, p in enumerate(self.params):
-            _check_eps(eps, p, i, "RMSprop")
-        self._eps_fits = {p.dtype for p in self.params}  # dtypes checked against this eps
-        self.lr, self.alpha, self.eps = float(lr), float(alpha), float(eps)
-        self.weight_decay, self.momentum = float(weight_decay), float(momentum)
+        lr = args.real(lr, "RMSprop", "lr (the learning rate)", 0)
+        alpha = args.real(alpha, "RMSprop", "alpha", 0, 1, high_open=True)
+        eps = args.real(eps, "RMSprop", "eps", 0)
+        weight_decay = args.real(weight_decay, "RMSprop", "weight_decay", 0)
+        momentum = args.real(momentum, "RMSprop", "momentum", 0, 1, high_open=True)
+        _check_eps(self, eps)
+        self.lr, self.alpha, self.eps = lr, alpha, eps
+        self.weight_decay, self.momentum = weight_decay, momentum
         self.centered = bool(centered)
 
     def _required_state(self, hparams):
@@ -464,9 +462,8 @@ class RMSprop(Optimizer):
         alpha = self.alpha
         for i, p, g in self._grads():
             xp = backend.get_array_module(p.data)
-            if p.dtype not in self._eps_fits:  # cast since construction (model.to)
-                _check_eps(self.eps, p, i, "RMSprop")
-                self._eps_fits.add(p.dtype)
+            if p.dtype not in self._eps_dtypes:  # cast since construction (model.to)
+                _check_eps(self, self.eps, i)
             if self.weight_decay:
                 g = g + _scalar(self.weight_decay, p) * p.data  # a new array: .grad stays as is
             st = self.state[i]

@@ -5,10 +5,12 @@ machine with no display.
 """
 
 import os
+from pathlib import Path
 
 import numpy as np
 
 from . import backend
+from .tensor import array_of
 
 
 def _pyplot():
@@ -27,7 +29,7 @@ def image_grid(images, nrow=8, value_range=(-1.0, 1.0), padding=2):
         value_range: the (low, high) range of the values, mapped to black and white.
         padding: pixels of white between images.
     """
-    x = backend.to_numpy(getattr(images, "data", images)).astype(np.float32)
+    x = backend.to_numpy(array_of(images)).astype(np.float32)
     if x.ndim == 4:
         x = x[:, 0]                                       # (N, H, W)
     low, high = value_range
@@ -54,7 +56,8 @@ def save_image_grid(images, path, nrow=8, value_range=(-1.0, 1.0), title=None):
     ax.axis("off")
     if title:
         fig.suptitle(title, fontsize=10)
-    _save(fig, path)
+    _save_atomically(fig, path)
+    plt.close(fig)
 
 
 def save_loss_curves(records, path, keys=("loss_d", "loss_g"), title="losses",
@@ -79,12 +82,18 @@ def save_loss_curves(records, path, keys=("loss_d", "loss_g"), title="losses",
     ax2.set_xlabel("step")
     ax2.legend()
     fig.tight_layout()
-    _save(fig, path)
+    _save_atomically(fig, path)
+    plt.close(fig)
 
 
-def _save(fig, path):
-    """Save atomically: a reader never sees a half-written PNG."""
-    tmp = f"{path}.tmp.png"
-    fig.savefig(tmp)
-    _pyplot().close(fig)
-    os.replace(tmp, path)
+def _save_atomically(fig, path, **savefig_kwargs):
+    """Save a matplotlib figure atomically (a reader never sees half a file), in the format
+    ``path``'s suffix names (PNG without one)."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        fig.savefig(tmp, format=path.suffix.lstrip(".").lower() or "png", **savefig_kwargs)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()

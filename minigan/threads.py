@@ -33,11 +33,12 @@ Measured figures: docs/performance.md. Tests: tests/test_threads.py.
 """
 
 import argparse
-import operator
 import os
 import time
 
 import threadpoolctl
+
+from .ops import args
 
 __all__ = ["set_num_threads", "get_num_threads", "available_cores", "free_cores",
            "auto_num_threads", "configure", "parse", "ThreadsValueError", "AutoThreads"]
@@ -50,7 +51,7 @@ def set_num_threads(n):
 
     Like ``torch.set_num_threads``: takes effect at once and stays until the next call.
     """
-    n = _positive_int(n, "set_num_threads")
+    n = args.integer(n, "set_num_threads", "the thread count", minimum=1)
     global _num_threads
     threadpoolctl.threadpool_limits(limits=n)
     _num_threads = n
@@ -210,7 +211,7 @@ class AutoThreads:
     def __init__(self, every=10.0, window=1.0, start=None):
         self.every, self.window = float(every), float(window)
         self.cores = available_cores()
-        self.num_threads = configure(auto_num_threads() if start is None else start)
+        self.num_threads = configure("auto" if start is None else start)
         self._next_look = time.monotonic() + self.every
         self._start = None  # the counters where the open window began; None: none open
 
@@ -237,13 +238,3 @@ class AutoThreads:
             set_num_threads(n)
             self.num_threads = n
         return self.num_threads
-
-
-def _positive_int(n, where):
-    try:
-        n = operator.index(n)
-    except TypeError:
-        raise TypeError(f"{where}: the thread count must be an int, got {n!r}") from None
-    if n < 1:
-        raise ValueError(f"{where}: the thread count must be >= 1, got {n}")
-    return n

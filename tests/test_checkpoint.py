@@ -89,7 +89,15 @@ def test_what_is_not_a_runs_checkpoint_is_refused_by_name(tmp_path):
               "architecture 'resnet'"),
              ({"G": G, "step": 1, "config": {"arch": "mlp", "latent_dim": 0}},
               "no valid latent_dim"),
-             ({"G": G, "step": -1, "config": CONFIG}, "not a count of steps")]
+             ({"G": G, "step": 1, "config": {"arch": "mlp", "latent_dim": True}},
+              "no valid latent_dim"),
+             ({"G": G, "step": 1, "config": dict(CONFIG, num_classes=1)},
+              "num_classes 1 is not a number of classes"),
+             ({"G": G, "step": 1, "config": {"arch": "goodfellow2014", "latent_dim": 8,
+                                             "num_classes": 10}},
+              "num_classes 10 is not a number of classes that goodfellow2014 can"),
+             ({"G": G, "step": -1, "config": CONFIG}, "not a count of steps"),
+             ({"G": G, "step": True, "config": CONFIG}, "not a count of steps")]
     for i, (entries, message) in enumerate(cases):
         path = tmp_path / f"bad{i}.npz"
         minigan.save(path, **entries)

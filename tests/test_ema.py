@@ -125,7 +125,7 @@ def test_state_dict_is_a_copy():
 
 
 def test_bad_settings_and_state_dicts_are_refused():
-    with pytest.raises(ValueError, match="decay must be in"):
+    with pytest.raises(ValueError, match=r"EMA: decay must be a finite number in \[0, 1\)"):
         EMA(small_module(), decay=1.0)
     ema = EMA(small_module())
     with pytest.raises(ValueError, match="missing key"):
@@ -211,3 +211,13 @@ def test_update_bn_without_batch_norm_or_without_batches():
         minigan.averaging.update_bn([], G)
     for b, old in zip(G.buffers(), before):                        # nothing lost
         np.testing.assert_array_equal(b.data, old)
+
+
+def test_update_advances_the_version_of_what_it_changes_in_place():
+    """So that a graph that saved the average's weights (a gradient with respect to z through
+    the averaged G) refuses backward after an update instead of using the new weights."""
+    ema = EMA(small_module())
+    tensors = list(ema.module.parameters()) + list(ema.module.buffers())
+    before = [t._version for t in tensors]
+    ema.update()
+    assert [t._version for t in tensors] == [v + 1 for v in before]

@@ -306,13 +306,16 @@ def test_rmsprop_flushes_subnormal_square_averages_unless_eps_is_0(eps):
 
 def test_rmsprop_rejects_bad_settings():
     params = make_params(25)
-    for bad, phrase in [(dict(lr=-1.0), "lr must be >= 0"), (dict(alpha=1.0), "alpha must lie"),
-                        (dict(alpha=-0.1), "alpha must be >= 0"), (dict(eps=-1e-8), "eps"),
-                        (dict(momentum=1.0), "momentum must lie"),
-                        (dict(weight_decay=-0.1), "weight_decay")]:
+    in_01 = r"must be a finite number in \[0, 1\)"
+    for bad, phrase in [(dict(lr=-1.0), r"RMSprop: lr .*must be a finite number in \[0, inf\]"),
+                        (dict(lr=float("inf")), r"RMSprop: lr "),
+                        (dict(alpha=1.0), "alpha " + in_01), (dict(alpha=-0.1), "alpha " + in_01),
+                        (dict(eps=-1e-8), "RMSprop: eps "),
+                        (dict(momentum=1.0), "momentum " + in_01),
+                        (dict(weight_decay=-0.1), "RMSprop: weight_decay ")]:
         with pytest.raises(ValueError, match=phrase):
             RMSprop(params, **bad)
-    with pytest.raises(TypeError, match="lr must be a number"):
+    with pytest.raises(TypeError, match="RMSprop: lr .*must be a real number"):
         RMSprop(params, lr="0.01")
 
 

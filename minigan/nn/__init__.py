@@ -9,8 +9,8 @@ layers.py, weight initialisation in init.py.
 
 from . import init
 from .layers import (BatchNorm1d, BatchNorm2d, Conditional, Conv2d, ConvTranspose2d, Dropout,
-                     Flatten, Identity, LeakyReLU, Linear, Maxout, Pack, ReLU, Sigmoid, SpectralNorm,
-                     Tanh, Unflatten)
+                     Flatten, Identity, LeakyReLU, Linear, Maxout, Pack, ReLU, Sigmoid,
+                     SpectralNorm, Tanh, Unflatten)
 from .module import IncompatibleKeys, Module, Parameter, Sequential, StateDictError
 
 __all__ = [

@@ -56,8 +56,7 @@ def _fill(t, values):
     """Write ``values`` into ``t.data`` in place, on t's device and in t's dtype (a change
     that advances ``t._version``, as every in-place change minigan makes)."""
     t.data[...] = backend.to_device(values, t.device)
-    t._version_counter.count += 1
-    return t
+    return t._changed()
 
 
 def _calculate_fan_in_and_fan_out(t):
@@ -106,8 +105,7 @@ def normal_(t, mean=0.0, std=1.0, generator=None):
 
 def constant_(t, val):
     t.data[...] = val
-    t._version_counter.count += 1
-    return t
+    return t._changed()
 
 
 def zeros_(t):

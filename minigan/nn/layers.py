@@ -20,15 +20,12 @@ from ..ops.norm import batch_norm
 from ..ops.shape import concatenate
 from ..tensor import DEFAULT_DTYPE, ShapeError, Tensor
 from . import init
-from .module import Module, Parameter
+from .module import Module, Parameter, _float_dtype
 
 
 def _empty(shape, dtype, device, layer):
     device = backend.default_device() if device is None else device
-    dtype = DEFAULT_DTYPE if dtype is None else np.dtype(dtype)
-    if dtype.kind != "f":
-        raise TypeError(f"{layer}: dtype must be a floating-point dtype (its parameters are "
-                        f"learned by gradients), got {dtype}")
+    dtype = DEFAULT_DTYPE if dtype is None else _float_dtype(dtype, layer)
     return Parameter(backend.xp_for(device).zeros(shape, dtype=dtype))
 
 

@@ -250,9 +250,8 @@ class Module:
         """
         if device is not None:
             backend.check_device(device)
-        if dtype is not None and np.dtype(dtype).kind != "f":
-            raise TypeError(f"{type(self).__name__}.to: dtype must be a floating-point dtype "
-                            f"(parameters are learned by gradients), got {np.dtype(dtype)}")
+        if dtype is not None:
+            _float_dtype(dtype, f"{type(self).__name__}.to")
         for t in list(self.parameters()) + list(self.buffers()):
             t.data = _convert(t.data, device, dtype)
             if t.grad is not None:
@@ -335,7 +334,7 @@ class Module:
         for k, t in own.items():
             if k in state_dict:
                 t.data[...] = backend.to_device(array_of(state_dict[k]), t.device)
-                t._version_counter.count += 1  # changed in place: see Tensor._version
+                t._changed()  # changed in place: see Tensor._version
         return IncompatibleKeys(missing, unexpected)
 
     # --- printing --------------------------------------------------------------------------
@@ -356,6 +355,15 @@ class Module:
             return main + (lines[0] if lines else "") + ")"
         return main + "\n  " + "\n  ".join(lines) + "\n)"
 
+
+def _float_dtype(dtype, who):
+    """``dtype`` as a NumPy dtype, if it is a floating-point one: parameters are learned by
+    gradients, which only floats have. Else a TypeError naming ``who``."""
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f":
+        raise TypeError(f"{who}: dtype must be a floating-point dtype (parameters are learned "
+                        f"by gradients), got {dtype}")
+    return dtype
 
 
 def _as_buffer(value):
