@@ -172,8 +172,8 @@ class _Version:
 
     minigan advances it wherever it changes a tensor's data in place: an optimiser's step, the
     in-place Tensor methods (``add_``, ``sub_``, ``mul_``, ``copy_``, ``fill_``, ``zero_``),
-    ``nn.init`` and ``Module.load_state_dict``. Tensors that share memory (an op's output that
-    views its input, ``detach()``) share one counter. A write straight into ``t.data`` (a raw
+    ``nn.init``, ``Module.load_state_dict`` and ``averaging.EMA.update``. Tensors that share
+    memory (an op's output that views its input, ``detach()``) share one counter. A write straight into ``t.data`` (a raw
     array) bypasses it: minigan cannot see that (docs/autograd.md).
     """
 

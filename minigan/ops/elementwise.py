@@ -9,7 +9,7 @@ Derivations: docs/derivations/elementwise.md. Tests: tests/test_elementwise.py.
 import numpy as np
 
 from ..backend import get_array_module
-from ..tensor import Function, Tensor, _constant, unbroadcast
+from ..tensor import Function, Tensor, _constant, array_of, unbroadcast
 from . import args
 
 
@@ -346,5 +346,4 @@ def minimum(x, y):
 
 def where(cond, x, y):
     """``x`` where ``cond`` is true, else ``y``; ``cond`` is a boolean array or Tensor."""
-    cond = getattr(cond, "data", cond)
-    return Where.apply(x, y, cond=cond)
+    return Where.apply(x, y, cond=array_of(cond))
