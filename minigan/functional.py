@@ -13,7 +13,7 @@ from .ops.activations import leaky_relu, log_sigmoid, maxout, relu, sigmoid, sof
 from .ops.conv import conv2d, conv_transpose2d
 from .ops.dropout import dropout
 from .ops.linalg import linear as _linear
-from .ops.linalg import matmul
+from .ops.linalg import matmul  # noqa: F401  (F.matmul)
 from .ops.loss import CrossEntropy, LogSoftmax
 from .ops.loss import binary_cross_entropy as _binary_cross_entropy
 from .ops.loss import binary_cross_entropy_with_logits as _binary_cross_entropy_with_logits
